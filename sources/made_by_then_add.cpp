@@ -1,0 +1,13 @@
+#include <iostream>
+
+int add(int x, int y) {
+    return x + y;
+}
+
+int main() {
+    std::cout << "Made by Wojtekb30" << std::endl;
+    int a = 8;
+    int b = 120;
+    std::cout << "The sum of " << a << " and " << b << " is: " << add(a, b) << std::endl;
+    return 0;
+}

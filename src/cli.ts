@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+/**
+ * asmgraph's command line. Exit codes: 0 ok, 1 build failed, 2 bad usage or bad pipeline,
+ * 130 interrupted.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { runBuild } from './commands/build.js';
+import { gc, parseSize, verify } from './commands/cache.js';
+import { clean } from './commands/clean.js';
+import { renderGraph } from './commands/graph.js';
+import { computeStatus, formatStatus } from './commands/status.js';
+import { formatMs, jsonDisplay, terminalDisplay, type Display } from './display.js';
+import { errorMessage } from './engine/build.js';
+import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
+import { openPipeline } from './project.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+interface GlobalOpts {
+  file?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
+}
+
+function makeDisplay(g: GlobalOpts, explain = false): Display {
+  if (g.json) return jsonDisplay();
+  return terminalDisplay({ verbosity: g.quiet ? 'quiet' : g.verbose ? 'verbose' : 'normal', explain });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command();
+  program
+    .name('asmgraph')
+    .description('Content-addressed build graph: C++ programs → validated assembly → fine-tuning data → model')
+    .option('-f, --file <path>', 'pipeline file (default: pipeline.yaml here or in a parent folder)')
+    .option('--json', 'print engine events as NDJSON on stdout')
+    .option('-q, --quiet', 'print only warnings, failures and the summary')
+    .option('-v, --verbose', 'print every node')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const withSignal = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const ac = new AbortController();
+    let count = 0;
+    const onSig = () => {
+      count++;
+      if (count > 1) process.exit(EXIT.interrupted);
+      ac.abort();
+    };
+    process.on('SIGINT', onSig);
+    process.on('SIGTERM', onSig);
+    try {
+      return await fn(ac.signal);
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    }
+  };
+
+  program
+    .command('build', { isDefault: true })
+    .description('bring targets up to date (default: the pipeline\'s default targets)')
+    .argument('[targets...]', 'targets to build')
+    .addOption(new Option('-j, --jobs <n>', 'parallel CPU jobs (default: number of CPUs)').argParser(positiveInt))
+    .option('-k, --keep-going', 'go on with everything that does not depend on a failure')
+    .option('-n, --dry-run', 'show what would run and why; run nothing')
+    .option('--explain', 'for every node that runs, say which input or parameter changed')
+    .option('--force', 'run every node even if its result is cached')
+    .option('-w, --watch', 'keep the targets built while files change')
+    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean }) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      if (o.watch) {
+        const { watch } = await import('./watch.js');
+        exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet });
+        return;
+      }
+      const display = makeDisplay(g, !!o.explain);
+      for (const w of p.warnings) display.line(`warning: ${w}`);
+      const summary = await withSignal((signal) => runBuild(p, { targets, ...o, signal }, display.listener));
+      display.close();
+      exitCode = summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command('graph')
+    .description('print the target graph')
+    .argument('[targets...]', 'only these targets')
+    .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid']).default('dot'))
+    .action(async (targets: string[], o: { format: 'dot' | 'mermaid' }) => {
+      const p = await openPipeline(program.opts<GlobalOpts>().file);
+      process.stdout.write(`${renderGraph(p, o.format, targets)}\n`);
+    });
+
+  program
+    .command('status')
+    .description('fresh / stale / rejected counts per target (builds nothing)')
+    .argument('[targets...]', 'targets (default: the default targets)')
+    .action(async (targets: string[]) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const rows = await computeStatus(p, targets);
+      process.stdout.write(g.json ? `${JSON.stringify(rows)}\n` : `${formatStatus(rows)}\n`);
+    });
+
+  program
+    .command('clean')
+    .description('remove materialized outputs (the cache keeps them: a rebuild restores without running)')
+    .argument('[targets...]', 'targets (default: all)')
+    .action(async (targets: string[]) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const removed = await clean(p, targets, (h) => process.stderr.write(`waiting for ${h}…\n`));
+      if (!g.quiet) process.stderr.write(`removed ${removed.length} files\n`);
+    });
+
+  const cache = program.command('cache').description('manage the content-addressed store in cache/');
+  cache
+    .command('gc')
+    .description('evict least-recently-used entries the current graph does not reference')
+    .requiredOption('--max-size <size>', 'target size, e.g. 500M, 2G')
+    .action(async (o: { maxSize: string }) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      let max: number;
+      try {
+        max = parseSize(o.maxSize);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const r = await gc(p, max, (h) => process.stderr.write(`waiting for ${h}…\n`));
+      if (g.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stderr.write(`cache: ${mb(r.before)} → ${mb(r.after)}; evicted ${r.evictedRecords} records and ${r.removedBlobs} blobs; ${r.protectedRecords} referenced by the current graph kept\n`);
+    });
+  cache
+    .command('verify')
+    .description('re-hash every entry; remove corrupt or dangling ones')
+    .action(async () => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const r = await verify(p, (h) => process.stderr.write(`waiting for ${h}…\n`));
+      if (g.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        process.stderr.write(`checked ${r.blobs} blobs (${mb(r.bytes)}) and ${r.records} records: ${r.corruptBlobs.length} corrupt blobs, ${r.corruptRecords} corrupt records, ${r.danglingRecords} dangling records removed\n`);
+      }
+      if (r.corruptBlobs.length || r.corruptRecords || r.danglingRecords) exitCode = EXIT.failed;
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (err instanceof PipelineError) {
+      for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`asmgraph: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`asmgraph: ${errorMessage(err)}\n`);
+    if (process.env.ASMGRAPH_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return EXIT.failed;
+  }
+  return exitCode;
+}
+
+function mb(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+void formatMs;
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

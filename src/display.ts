@@ -1,0 +1,153 @@
+/**
+ * Consumers of the engine's event stream: a terminal display (a live status line on a TTY,
+ * plain lines otherwise) and NDJSON for --json. Both end with the build summary.
+ */
+import type { BuildSummary, EngineEvent, Listener } from './engine/events.js';
+
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
+export interface Display {
+  listener: Listener;
+  /** Prints a line outside the live status line. */
+  line(text: string): void;
+  close(): void;
+}
+
+export function jsonDisplay(out: NodeJS.WritableStream = process.stdout): Display {
+  return {
+    listener: (e) => out.write(`${JSON.stringify(e)}\n`),
+    line: () => {},
+    close: () => {},
+  };
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function formatSummary(s: BuildSummary): string[] {
+  const lines: string[] = [];
+  const rejected = Object.entries(s.rejected).sort((a, b) => b[1] - a[1]);
+  const rejectedCount = rejected.reduce((n, [, c]) => n + c, 0);
+  if (s.wouldRun || (s.executed === 0 && s.cached === 0 && s.wouldRun === 0 && s.ok && s.total > 0)) {
+    if (s.wouldRun) lines.push(`dry run: ${s.wouldRun} of ${s.total} nodes would run; ${s.cached} would be restored from cache; ${s.upToDate} up to date`);
+    else lines.push(`nothing to do: all ${s.upToDate} nodes up to date (${formatMs(s.wallMs)})`);
+  } else {
+    const parts = [`${s.executed} executed`, `${s.cached} restored from cache`, `${s.upToDate} up to date`];
+    lines.push(`${s.total} nodes: ${parts.join(', ')} (${formatMs(s.wallMs)})`);
+  }
+  if (rejectedCount) lines.push(`rejected: ${rejectedCount} (${rejected.map(([r, c]) => `${r} ${c}`).join(', ')})${s.propagated ? `; ${s.propagated} downstream nodes skipped their rejected inputs` : ''}`);
+  if (s.failed.length) {
+    lines.push(`FAILED: ${s.failed.length} node${s.failed.length > 1 ? 's' : ''}${s.skipped ? `; ${s.skipped} not started` : ''}`);
+    for (const f of s.failed.slice(0, 20)) lines.push(`  ${f.id}: ${f.message}`);
+  }
+  if (s.interrupted) lines.push('interrupted: the store is consistent; run again to finish');
+  return lines;
+}
+
+export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; tty?: boolean; out?: NodeJS.WriteStream }): Display {
+  const out = opts.out ?? process.stderr;
+  const tty = opts.tty ?? !!out.isTTY;
+  const status = { total: 0, done: 0, running: 0, cached: 0, rejected: 0, start: Date.now() };
+  let live = '';
+  let lastDraw = 0;
+  const clearLive = () => {
+    if (tty && live) {
+      out.write('\r\x1b[2K');
+      live = '';
+    }
+  };
+  const print = (text: string) => {
+    clearLive();
+    out.write(`${text}\n`);
+  };
+  const draw = (force = false) => {
+    if (!tty || opts.verbosity === 'quiet') return;
+    const now = Date.now();
+    if (!force && now - lastDraw < 80) return;
+    lastDraw = now;
+    const elapsed = now - status.start;
+    const rate = status.done / Math.max(1, elapsed);
+    const eta = status.done > 0 && status.total > status.done ? ` · ETA ${formatMs(Math.round((status.total - status.done) / rate))}` : '';
+    live = `[${status.done}/${status.total}] running ${status.running} · from cache ${status.cached} · rejected ${status.rejected} · ${formatMs(elapsed)}${eta}`;
+    out.write(`\r\x1b[2K${live}`);
+  };
+  const listener = (e: EngineEvent) => {
+    switch (e.type) {
+      case 'build-start':
+        status.start = e.time;
+        break;
+      case 'lock-wait':
+        print(`waiting for ${e.holder} to finish (another asmgraph holds the project lock)…`);
+        break;
+      case 'target-items':
+        break;
+      case 'node-start':
+        status.running++;
+        if (!tty && opts.verbosity === 'verbose') print(`start ${e.id}`);
+        break;
+      case 'node-done': {
+        if (e.id.includes('@')) {
+          if (opts.verbosity === 'verbose') print(`${e.outcome} ${e.id} (${formatMs(e.durationMs)})`);
+          break;
+        }
+        status.done++;
+        if (e.outcome === 'executed') status.running--;
+        if (e.outcome === 'cached') status.cached++;
+        if (e.status === 'rejected' && e.outcome !== 'propagated') status.rejected++;
+        const showWhy = (opts.explain || e.outcome === 'would-run') && e.why?.length;
+        if (e.outcome === 'would-run') {
+          print(`would run ${e.id}${showWhy ? `: ${e.why!.join('; ')}` : ''}`);
+        } else if (e.outcome === 'failed') {
+          print(`FAILED ${e.id}: ${e.message ?? ''}`);
+        } else if (e.outcome === 'executed' || (opts.verbosity === 'verbose' && e.outcome !== 'up-to-date')) {
+          if (opts.verbosity !== 'quiet') {
+            const verdict = e.status === 'rejected' ? `  ✗ ${e.reason}${e.message ? `: ${firstLine(e.message)}` : ''}` : '';
+            if (!tty || e.status === 'rejected' || opts.verbosity === 'verbose' || opts.explain) print(`${e.outcome} ${e.id} (${formatMs(e.durationMs)})${verdict}`);
+          }
+          if (opts.explain && e.why?.length) for (const w of e.why) print(`    why: ${w}`);
+        } else if (opts.explain && e.why?.length && opts.verbosity !== 'quiet') {
+          print(`${e.outcome} ${e.id}`);
+          for (const w of e.why) print(`    why: ${w}`);
+        }
+        draw(status.done === status.total);
+        break;
+      }
+      case 'removed':
+        if (opts.verbosity !== 'quiet') for (const p of e.paths) print(`removed ${p}`);
+        break;
+      case 'warning':
+        print(`warning: ${e.message}`);
+        break;
+      case 'report':
+        if (opts.verbosity !== 'quiet') for (const l of e.lines) print(l);
+        break;
+      case 'build-done':
+        clearLive();
+        for (const l of formatSummary(e.summary)) print(l);
+        break;
+    }
+    if (e.type === 'target-items') {
+      status.total = 0;
+    }
+  };
+  // Totals arrive as targets expand; keep a running sum.
+  const totals = new Map<string, number>();
+  const wrapped: Listener = (e) => {
+    if (e.type === 'target-items') {
+      totals.set(e.target, e.items);
+      listener(e);
+      status.total = [...totals.values()].reduce((a, b) => a + b, 0);
+      return;
+    }
+    listener(e);
+  };
+  return { listener: wrapped, line: print, close: clearLive };
+}
+
+function firstLine(s: string): string {
+  const l = s.split('\n').find((x) => x.trim()) ?? '';
+  return l.length > 160 ? `${l.slice(0, 157)}…` : l;
+}

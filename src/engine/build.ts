@@ -1,0 +1,688 @@
+/**
+ * One build: expands the pipeline's targets into nodes (one per item for per-item kinds),
+ * computes each node's key, and for each node either finds its outputs in place, restores
+ * them from the cache, or runs the task. Emits events; never prints.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { canonicalJson, hashJson } from '../hash.js';
+import { isInside } from '../fsutil.js';
+import type { Pipeline, TargetDef } from '../pipeline/model.js';
+import { directDeps } from '../pipeline/model.js';
+import { CorruptEntryError, type ActionRecord, type NodeState, type OutStat, type Store } from '../store/index.js';
+import type {
+  ArtifactOutput, FileRef, ItemView, Json, JsonObject, MapKind, ReduceKind, RunContext, SourceKind, TaskResult,
+} from '../task-api.js';
+import { InfraError } from '../task-api.js';
+import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
+import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, keyRecord } from './keys.js';
+import { outputsIntact, removeStale, writeOutput } from './materialize.js';
+import { Pools, Scheduler } from './scheduler.js';
+
+export interface BuildOptions {
+  targets?: string[];
+  jobs?: number;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  explain?: boolean;
+  force?: boolean;
+  signal?: AbortSignal;
+  onEvent?: Listener;
+}
+
+interface ItemDesc {
+  key: string;
+  base: string;
+  vars: Record<string, string>;
+}
+
+interface TargetRun {
+  def: TargetDef;
+  /** Item list, once known. */
+  items?: ItemDesc[];
+  byBase?: Map<string, ItemDesc[]>;
+  views: Map<string, ItemView>;
+  /** Dry run: nodes whose result is not known because they (or an input) would run. */
+  pending: Set<string>;
+  /** Outputs of the previous build, to remove what is no longer produced. */
+  outs: Map<string, Record<string, OutStat>>;
+}
+
+class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+export function itemKeyOf(base: string, vars: Record<string, string>): string {
+  const names = Object.keys(vars).sort();
+  return names.length ? `${base}[${names.map((n) => `${n}=${vars[n]}`).join(',')}]` : base;
+}
+
+export function fileStemOf(base: string, vars: Record<string, string>): string {
+  const names = Object.keys(vars).sort();
+  return names.length ? `${base}.${names.map((n) => vars[n]).join('.')}` : base;
+}
+
+export class Build {
+  private readonly runs = new Map<string, TargetRun>();
+  private readonly scheduler: Scheduler;
+  private readonly pools: Pools;
+  private readonly identities = new Map<string, Promise<JsonObject>>();
+  private readonly artifacts = new Map<string, Promise<ArtifactOutput>>();
+  private readonly summary: BuildSummary;
+  private readonly emit: Listener;
+  private readonly root: string;
+  private readonly started = Date.now();
+  private interrupted = false;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly store: Store,
+    private readonly opts: BuildOptions,
+  ) {
+    this.root = pipeline.root;
+    this.emit = opts.onEvent ?? (() => {});
+    this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing });
+    this.pools = new Pools({ cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency });
+    this.summary = {
+      ok: true, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
+      rejected: {}, propagated: 0, failed: [], skipped: 0, hashedFiles: 0, wallMs: 0,
+    };
+  }
+
+  /** Targets to build plus everything they depend on, in dependency order. */
+  closure(requested: string[]): string[] {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const visit = (n: string) => {
+      if (seen.has(n)) return;
+      seen.add(n);
+      for (const d of directDeps(this.pipeline.targets.get(n)!)) visit(d);
+      order.push(n);
+    };
+    for (const r of requested) visit(r);
+    return order;
+  }
+
+  async run(): Promise<BuildSummary> {
+    const requested = this.opts.targets?.length ? this.opts.targets : this.pipeline.defaultTargets;
+    const order = this.closure(requested);
+    this.emit({ type: 'build-start', targets: requested, jobs: this.opts.jobs ?? this.pipeline.settings.jobs, dryRun: !!this.opts.dryRun, time: Date.now() });
+    for (const name of order) {
+      const def = this.pipeline.targets.get(name)!;
+      const state = await this.store.states.load(name);
+      const outs = new Map<string, Record<string, OutStat>>();
+      for (const [k, v] of Object.entries(state.nodes)) outs.set(k, v.out);
+      this.runs.set(name, { def, views: new Map(), pending: new Set(), outs });
+    }
+    const onAbort = () => {
+      this.interrupted = true;
+      this.scheduler.stop();
+    };
+    this.opts.signal?.addEventListener('abort', onAbort);
+    if (this.opts.signal?.aborted) onAbort();
+
+    for (const name of order) {
+      const t = this.runs.get(name)!;
+      if (t.def.mode === 'source') this.addSourceNode(t);
+      else if (t.def.mode === 'reduce') this.addReduceNode(t);
+    }
+    const res = await this.scheduler.run();
+    this.opts.signal?.removeEventListener('abort', onAbort);
+
+    for (const f of res.failed) {
+      if (f.error instanceof Interrupted) continue;
+      this.summary.failed.push({ id: f.id, message: errorMessage(f.error) });
+    }
+    this.summary.skipped = res.skipped.length;
+    this.summary.hashedFiles = this.store.hasher.hashed;
+    this.summary.interrupted = this.interrupted;
+    this.summary.ok = this.summary.failed.length === 0 && !this.interrupted;
+    if (!this.opts.dryRun) await this.store.save();
+    this.summary.wallMs = Date.now() - this.started;
+    this.emit({ type: 'build-done', summary: this.summary });
+    return this.summary;
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  private addSourceNode(t: TargetRun): void {
+    const def = t.def;
+    this.scheduler.add({
+      id: def.name,
+      deps: [],
+      run: async () => {
+        const t0 = Date.now();
+        const kind = def.kind as SourceKind;
+        const scan = await kind.scan({
+          projectRoot: this.root,
+          target: def.name,
+          params: def.params,
+          hashFile: (rel) => this.store.hasher.hash(rel, path.join(this.root, rel)),
+          storeFile: (rel) => this.storeSourceFile(rel),
+        });
+        for (const w of scan.warnings) this.emit({ type: 'warning', message: `${path.basename(this.pipeline.file)}: targets.${def.name}: ${w}` });
+        for (const it of scan.items) {
+          const files: Record<string, FileRef> = {};
+          for (const [name, rel] of Object.entries(it.paths)) files[name] = await this.storeSourceFile(rel);
+          t.views.set(it.base, {
+            key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {},
+          });
+          if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected');
+        }
+        this.setItems(t, [...t.views.values()].map((v) => ({ key: v.key, base: v.base, vars: {} })));
+        void t0;
+      },
+    });
+  }
+
+  private async storeSourceFile(rel: string): Promise<FileRef> {
+    const abs = path.join(this.root, rel);
+    const h = await this.store.hasher.hash(rel, abs);
+    const ref = { hash: h.hash, size: h.size };
+    if (this.opts.dryRun) return ref;
+    if (h.bytes) await this.store.blobs.put(h.bytes);
+    else if (!(await this.store.blobs.has(ref))) await this.store.blobs.put(await fsp.readFile(abs));
+    return ref;
+  }
+
+  // ---------------------------------------------------------------- expansion
+
+  private setItems(t: TargetRun, items: ItemDesc[]): void {
+    items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    t.items = items;
+    t.byBase = new Map();
+    for (const it of items) {
+      const list = t.byBase.get(it.base);
+      if (list) list.push(it);
+      else t.byBase.set(it.base, [it]);
+    }
+    // Per-item targets whose inputs are now all known can expand.
+    for (const other of this.runs.values()) {
+      if (other.def.mode !== 'map' || other.items) continue;
+      const deps = directDeps(other.def);
+      if (!deps.includes(t.def.name)) continue;
+      if (deps.every((d) => this.runs.get(d)?.items)) this.expandMap(other);
+    }
+  }
+
+  private nodeIdOf(target: string, item: ItemDesc): string {
+    const t = this.runs.get(target)!;
+    return t.def.mode === 'map' ? `${target}/${item.key}` : target;
+  }
+
+  /** The item of `target` that joins `item`: same base, and variables that agree. */
+  private join(target: string, item: ItemDesc): ItemDesc | undefined {
+    const t = this.runs.get(target)!;
+    const candidates = t.byBase?.get(item.base) ?? [];
+    return candidates.find((c) => Object.entries(c.vars).every(([k, v]) => item.vars[k] === undefined || item.vars[k] === v));
+  }
+
+  private expandMap(t: TargetRun): void {
+    const def = t.def;
+    const primary = this.runs.get(def.from[0])!;
+    const combos = matrixCombos(def.matrix);
+    const pairs: { item: ItemDesc; upstream: ItemDesc }[] = [];
+    for (const p of primary.items!) {
+      for (const combo of combos) {
+        const vars = { ...p.vars, ...combo };
+        pairs.push({ item: { key: itemKeyOf(p.base, vars), base: p.base, vars }, upstream: p });
+      }
+    }
+    const items = pairs.map((x) => x.item);
+    const ids: string[] = [];
+    for (const { item, upstream } of pairs) {
+      const deps = [this.nodeIdOf(def.from[0], upstream)];
+      const joined: Record<string, ItemDesc | undefined> = {};
+      for (const [name, w] of Object.entries(def.with)) {
+        const j = this.join(w, item);
+        joined[name] = j;
+        if (j) deps.push(this.nodeIdOf(w, j));
+      }
+      const id = `${def.name}/${item.key}`;
+      ids.push(id);
+      this.scheduler.add({
+        id,
+        deps,
+        run: () => this.runMapItem(t, item, upstream, joined),
+      });
+    }
+    this.summary.total += items.length;
+    this.emit({ type: 'target-items', target: def.name, items: items.length });
+    // The collection-complete node: removes outputs of items that no longer exist.
+    this.scheduler.add({ id: def.name, deps: ids, run: () => this.finishMap(t) });
+    this.setItems(t, items);
+  }
+
+  private async finishMap(t: TargetRun): Promise<void> {
+    if (this.opts.dryRun) return;
+    const keep = new Set(t.items!.map((i) => i.key));
+    const removed: string[] = [];
+    for (const [key, out] of t.outs) {
+      if (keep.has(key)) continue;
+      removed.push(...(await removeStale(this.root, out, {}, this.pipeline.settings.buildDir)));
+      this.store.states.set(t.def.name, key, undefined);
+    }
+    if (removed.length) this.emit({ type: 'removed', target: t.def.name, paths: removed });
+  }
+
+  private addReduceNode(t: TargetRun): void {
+    const def = t.def;
+    const inputs = [...def.from, ...Object.values(def.with)];
+    this.summary.total++;
+    this.emit({ type: 'target-items', target: def.name, items: 1 });
+    this.scheduler.add({
+      id: def.name,
+      deps: inputs,
+      run: () => this.runReduce(t),
+    });
+  }
+
+  // ---------------------------------------------------------------- running nodes
+
+  private view(target: string, item: ItemDesc | undefined): ItemView | undefined {
+    if (!item) return undefined;
+    return this.runs.get(target)!.views.get(item.key);
+  }
+
+  private isPending(target: string, item: ItemDesc | undefined): boolean {
+    return !!item && this.runs.get(target)!.pending.has(item.key);
+  }
+
+  private async runMapItem(t: TargetRun, item: ItemDesc, upstream: ItemDesc, joined: Record<string, ItemDesc | undefined>): Promise<void> {
+    const def = t.def;
+    const kind = def.kind as MapKind;
+    const id = `${def.name}/${item.key}`;
+    const ref = { id, target: def.name, item: item.key };
+    const inputs: Record<string, ItemView> = {};
+    const fromView = this.view(def.from[0], upstream);
+    if (fromView) inputs.from = fromView;
+    for (const [name, j] of Object.entries(joined)) {
+      const v = this.view(def.with[name], j);
+      if (v) inputs[name] = v;
+    }
+    const pendingInput = this.isPending(def.from[0], upstream) || Object.entries(joined).some(([n, j]) => this.isPending(def.with[n], j));
+    if (pendingInput) {
+      t.pending.add(item.key);
+      this.done(ref, 'would-run', 'ok', { why: ['an input would be rebuilt first'] });
+      return;
+    }
+    const rejectedInput = Object.entries(inputs).find(([, v]) => v.status === 'rejected');
+    if (rejectedInput) {
+      const [name, v] = rejectedInput;
+      const view: ItemView = {
+        key: item.key, base: item.base, vars: item.vars, status: 'rejected', reason: v.reason,
+        message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}`, files: {}, meta: {},
+      };
+      t.views.set(item.key, view);
+      await this.record(t, item.key, undefined, view, {});
+      this.summary.propagated++;
+      this.done(ref, 'propagated', 'rejected', { reason: v.reason });
+      return;
+    }
+    const params = this.effectiveParams(def, item.vars);
+    const fingerprints: Record<string, Json> = {};
+    for (const [name, v] of Object.entries(inputs)) fingerprints[name] = itemFingerprint(v, kind.reads?.[name] ?? '*', false);
+    const shown: Record<string, ItemView> = {};
+    for (const [name, v] of Object.entries(inputs)) shown[name] = filterFiles(v, kind.reads?.[name] ?? '*');
+    await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item);
+  }
+
+  private async runReduce(t: TargetRun): Promise<void> {
+    const def = t.def;
+    const kind = def.kind as ReduceKind;
+    const ref = { id: def.name, target: def.name };
+    const names: [string, string][] = [
+      ...def.from.map((f, i): [string, string] => [def.from.length === 1 ? 'from' : `from${i}`, f]),
+      ...Object.entries(def.with),
+    ];
+    const inputs: Record<string, ItemView[]> = {};
+    const fingerprints: Record<string, Json> = {};
+    let pending = false;
+    for (const [name, target] of names) {
+      const run = this.runs.get(target)!;
+      if (run.pending.size) pending = true;
+      const views = (run.items ?? []).map((i) => run.views.get(i.key)).filter((v): v is ItemView => !!v);
+      const reads = kind.reads?.[name] ?? '*';
+      inputs[name] = views.map((v) => filterFiles(v, reads));
+      const fp: JsonObject = {};
+      for (const v of views) fp[v.key] = itemFingerprint(v, reads, true);
+      fingerprints[name] = fp;
+    }
+    if (pending) {
+      t.pending.add(def.name);
+      this.done(ref, 'would-run', 'ok', { why: ['an input would be rebuilt first'] });
+      return;
+    }
+    await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined);
+    if (!kind.producesItems && !t.items) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
+  }
+
+  /** Key, then up-to-date check, then cache, then run. */
+  private async runNode(
+    t: TargetRun, nodeKey: string, ref: { id: string; target: string; item?: string },
+    params: JsonObject, inputs: Record<string, Json>, stem: string,
+    exec: (ctx: RunContext) => Promise<TaskResult>, item: ItemDesc | undefined,
+  ): Promise<void> {
+    const def = t.def;
+    const kind = def.kind as MapKind | ReduceKind;
+    const t0 = Date.now();
+    const identity = await this.identity(def, params, item?.vars);
+    const record = keyRecord({
+      kind: kind.name, kindVersion: kind.version, params, identity,
+      env: envFingerprint(kind.env?.(params) ?? []), inputs,
+    });
+    const key = keyOf(record);
+    const prev = this.store.states.get(def.name)?.nodes[nodeKey];
+
+    if (!this.opts.force && prev && prev.key === key) {
+      const damage = await outputsIntact(this.root, prev.out);
+      if (!damage) {
+        const view = viewOf(item, nodeKey, prev);
+        t.views.set(nodeKey, view);
+        if (prev.items) this.setGenerated(t, prev.items);
+        this.report(def, prev.meta);
+        this.done(ref, 'up-to-date', prev.status, { reason: prev.reason, meta: prev.meta, durationMs: Date.now() - t0 });
+        return;
+      }
+    }
+    const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key) : undefined;
+
+    if (!this.opts.force) {
+      const rec = await this.store.actions.get(key);
+      if (rec) {
+        try {
+          if (!this.opts.dryRun) await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
+          else t.views.set(nodeKey, viewOfRecord(item, nodeKey, rec));
+          if (rec.items) this.setGenerated(t, rec.items);
+          this.report(def, rec.meta);
+          this.done(ref, 'cached', rec.status, { reason: rec.reason, meta: rec.meta, why, durationMs: Date.now() - t0 });
+          return;
+        } catch (err) {
+          if (!(err instanceof CorruptEntryError)) throw err;
+          await this.store.actions.remove(key);
+          this.emit({ type: 'warning', message: `${ref.id}: ${err.message}` });
+        }
+      }
+    }
+    if (this.opts.dryRun) {
+      t.pending.add(nodeKey);
+      this.done(ref, 'would-run', 'ok', { why: this.opts.force ? ['--force'] : why });
+      return;
+    }
+
+    const result = await this.pools.run(kind.pool, async () => {
+      if (this.interrupted) throw new Interrupted();
+      this.emit({ type: 'node-start', ...ref });
+      return this.execute(def, nodeKey, params, identity, exec);
+    });
+    const files: Record<string, FileRef> = {};
+    for (const [name, data] of Object.entries(result.result.files ?? {})) files[name] = await this.store.blobs.put(data);
+    let items: ActionRecord['items'];
+    if (result.result.status === 'ok' && result.result.items) {
+      items = [];
+      for (const gi of result.result.items) {
+        const gf: Record<string, FileRef> = {};
+        for (const [name, data] of Object.entries(gi.files)) gf[name] = await this.store.blobs.put(data);
+        items.push({ base: gi.base, files: gf, meta: gi.meta ?? {} });
+      }
+    }
+    const log = result.log ? await this.store.blobs.put(result.log) : undefined;
+    const rec: ActionRecord = {
+      key, keyRecord: record, target: def.name, kind: kind.name, status: result.result.status,
+      reason: result.result.status === 'rejected' ? result.result.reason : undefined,
+      message: result.result.status === 'rejected' ? result.result.message : undefined,
+      files, meta: result.result.meta ?? {}, log, items,
+      createdAt: new Date().toISOString(), durationMs: Date.now() - t0,
+    };
+    // Outputs first, the record last: a record never names a blob that is not there.
+    await this.store.actions.put(rec);
+    await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
+    if (items) this.setGenerated(t, items);
+    this.report(def, rec.meta);
+    this.done(ref, 'executed', rec.status, {
+      reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0,
+    });
+  }
+
+  private async execute(
+    def: TargetDef, nodeKey: string, params: JsonObject, identity: JsonObject,
+    exec: (ctx: RunContext) => Promise<TaskResult>,
+  ): Promise<{ result: TaskResult; log: string }> {
+    const lines: string[] = [];
+    const temps: string[] = [];
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    this.opts.signal?.addEventListener('abort', onAbort);
+    const ctx: RunContext = {
+      projectRoot: this.root,
+      target: def.name,
+      item: def.mode === 'map' ? nodeKey : undefined,
+      params,
+      identity,
+      read: (ref) => this.store.blobs.read(ref),
+      blobPath: (ref) => this.store.blobs.pathOf(ref.hash),
+      tmpdir: async () => {
+        const d = await this.store.mkTemp('task');
+        temps.push(d);
+        return d;
+      },
+      log: (line) => lines.push(line),
+      signal: ac.signal,
+      artifact: (name, keyRec, build) => this.artifact(name, keyRec, build),
+    };
+    try {
+      const result = await exec(ctx);
+      if (ac.signal.aborted) throw new Interrupted();
+      return { result, log: lines.join('\n') };
+    } catch (err) {
+      if (ac.signal.aborted) throw new Interrupted();
+      throw err;
+    } finally {
+      this.opts.signal?.removeEventListener('abort', onAbort);
+      for (const d of temps) await fsp.rm(d, { recursive: true, force: true });
+    }
+  }
+
+  /** A cached helper artifact (a precompiled header, ...): built once per key record. */
+  private artifact(
+    name: string, keyRec: JsonObject,
+    build: (dir: string) => Promise<{ files: string[]; meta?: JsonObject }>,
+  ): Promise<ArtifactOutput> {
+    const record = { artifact: name, ...keyRec };
+    const key = keyOf(record);
+    let p = this.artifacts.get(key);
+    if (!p) {
+      p = (async () => {
+        const id = `${name}@${key.slice(0, 8)}`;
+        const t0 = Date.now();
+        const rec = await this.store.actions.get(key);
+        if (rec && (await Promise.all(Object.values(rec.files).map((f) => this.store.blobs.has(f)))).every(Boolean)) {
+          this.emit({ type: 'node-done', id, target: name, outcome: 'cached', status: 'ok', durationMs: Date.now() - t0 });
+          return { paths: Object.fromEntries(Object.entries(rec.files).map(([n, f]) => [n, this.store.blobs.pathOf(f.hash)])), meta: rec.meta };
+        }
+        const dir = await this.store.mkTemp('artifact');
+        try {
+          const out = await build(dir);
+          const files: Record<string, FileRef> = {};
+          for (const f of out.files) files[f] = await this.store.blobs.putFile(path.join(dir, f));
+          await this.store.actions.put({
+            key, keyRecord: record, target: name, kind: 'artifact', status: 'ok', files, meta: out.meta ?? {},
+            createdAt: new Date().toISOString(), durationMs: Date.now() - t0,
+          });
+          this.emit({ type: 'node-done', id, target: name, outcome: 'executed', status: 'ok', durationMs: Date.now() - t0 });
+          return { paths: Object.fromEntries(Object.entries(files).map(([n, f]) => [n, this.store.blobs.pathOf(f.hash)])), meta: out.meta ?? {} };
+        } finally {
+          await fsp.rm(dir, { recursive: true, force: true });
+        }
+      })();
+      this.artifacts.set(key, p);
+      p.catch(() => this.artifacts.delete(key));
+    }
+    return p;
+  }
+
+  private async materialize(t: TargetRun, nodeKey: string, item: ItemDesc | undefined, stem: string, rec: ActionRecord, before: Record<string, OutStat> | undefined): Promise<void> {
+    const def = t.def;
+    const out: Record<string, OutStat> = {};
+    const specs = def.kind.outputs(def.params);
+    const writes: [string, Buffer | string][] = [];
+    for (const spec of specs) {
+      const ref = rec.files[spec.name];
+      if (!ref) continue;
+      const rel = def.mode === 'map'
+        ? path.posix.join(def.outDir, `${stem}${spec.ext ?? `.${spec.name}`}`)
+        : path.posix.join(def.outDir, spec.file ?? spec.name);
+      writes.push([rel, await this.store.blobs.read(ref)]);
+    }
+    if (rec.status === 'rejected') {
+      const rel = path.posix.join(def.outDir, def.mode === 'map' ? `${stem}.rejected.txt` : `${def.name}.rejected.txt`);
+      writes.push([rel, `${rec.reason}\n${rec.message ?? ''}\n`]);
+    }
+    for (const [rel, data] of writes) {
+      if (!isInside(this.root, path.resolve(this.root, rel))) throw new InfraError(`refusing to write outside the project: ${rel}`);
+      out[rel] = await writeOutput(this.root, rel, data);
+    }
+    const removed = await removeStale(this.root, before, out, this.pipeline.settings.buildDir);
+    if (removed.length) this.emit({ type: 'removed', target: def.name, paths: removed });
+    const view = viewOfRecord(item, nodeKey, rec);
+    t.views.set(nodeKey, view);
+    await this.record(t, nodeKey, rec.key, view, out, rec.items);
+  }
+
+  private async record(
+    t: TargetRun, nodeKey: string, key: string | undefined, view: ItemView, out: Record<string, OutStat>,
+    items?: ActionRecord['items'],
+  ): Promise<void> {
+    if (this.opts.dryRun) return;
+    const before = t.outs.get(nodeKey);
+    if (!key) {
+      const removed = await removeStale(this.root, before, out, this.pipeline.settings.buildDir);
+      if (removed.length) this.emit({ type: 'removed', target: t.def.name, paths: removed });
+      this.store.states.set(t.def.name, nodeKey, undefined);
+      t.outs.set(nodeKey, {});
+      return;
+    }
+    const st: NodeState = {
+      key, status: view.status, reason: view.reason, message: view.message, files: view.files, meta: view.meta, out,
+    };
+    if (items) st.items = items;
+    this.store.states.set(t.def.name, nodeKey, st);
+    t.outs.set(nodeKey, out);
+  }
+
+  private setGenerated(t: TargetRun, items: NonNullable<ActionRecord['items']>): void {
+    if (t.items) return;
+    for (const gi of items) {
+      t.views.set(gi.base, { key: gi.base, base: gi.base, vars: {}, status: 'ok', files: gi.files, meta: gi.meta });
+    }
+    this.setItems(t, items.map((gi) => ({ key: gi.base, base: gi.base, vars: {} })));
+  }
+
+  private report(def: TargetDef, meta: JsonObject): void {
+    const lines = meta.summary;
+    if (Array.isArray(lines) && lines.length) this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
+  }
+
+  private async explain(prev: NodeState | undefined, record: JsonObject, key: string): Promise<string[]> {
+    if (!prev) return ['no previous build of this node'];
+    if (prev.key === key) return ['outputs in the work tree are missing or modified'];
+    const old = await this.store.actions.get(prev.key);
+    if (!old) return ['the previous key record is no longer in the cache'];
+    return diffKeyRecords(old.keyRecord, record);
+  }
+
+  private effectiveParams(def: TargetDef, vars: Record<string, string>): JsonObject {
+    const props = (def.kind.paramsSchema.properties ?? {}) as JsonObject;
+    const out: JsonObject = { ...def.params };
+    for (const [k, v] of Object.entries(vars)) if (k in props) out[k] = v;
+    return out;
+  }
+
+  private identity(def: TargetDef, params: JsonObject, vars: Record<string, string> | undefined): Promise<JsonObject> {
+    const kind = def.kind;
+    if (!kind.prepare) return Promise.resolve({});
+    const k = `${kind.name}|${canonicalJson(params)}`;
+    let p = this.identities.get(k);
+    if (!p) {
+      p = kind.prepare({ projectRoot: this.root, target: def.name, params, vars });
+      this.identities.set(k, p);
+    }
+    return p;
+  }
+
+  private countRejected(reason: string): void {
+    this.summary.rejected[reason] = (this.summary.rejected[reason] ?? 0) + 1;
+  }
+
+  private done(
+    ref: { id: string; target: string; item?: string }, outcome: Outcome, status: 'ok' | 'rejected',
+    extra: { reason?: string; message?: string; meta?: JsonObject; why?: string[]; durationMs?: number },
+  ): void {
+    switch (outcome) {
+      case 'executed': this.summary.executed++; break;
+      case 'cached': this.summary.cached++; break;
+      case 'up-to-date': this.summary.upToDate++; break;
+      case 'would-run': this.summary.wouldRun++; break;
+      default: break;
+    }
+    if (status === 'rejected' && outcome !== 'propagated') this.countRejected(extra.reason ?? 'rejected');
+    const e: EngineEvent = { type: 'node-done', ...ref, outcome, status, durationMs: extra.durationMs ?? 0 };
+    if (extra.reason) e.reason = extra.reason;
+    if (extra.message) e.message = extra.message;
+    if (extra.why) e.why = extra.why;
+    if (extra.meta && Object.keys(extra.meta).length) e.meta = displayMeta(extra.meta);
+    this.emit(e);
+  }
+}
+
+function matrixCombos(matrix: Record<string, string[]> | undefined): Record<string, string>[] {
+  if (!matrix) return [{}];
+  let combos: Record<string, string>[] = [{}];
+  for (const [k, values] of Object.entries(matrix)) {
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [k]: v })));
+  }
+  return combos;
+}
+
+function filterFiles(v: ItemView, reads: string[] | '*'): ItemView {
+  if (reads === '*') return v;
+  const files: Record<string, FileRef> = {};
+  for (const n of reads) if (v.files[n]) files[n] = v.files[n];
+  return { ...v, files };
+}
+
+function viewOf(item: ItemDesc | undefined, nodeKey: string, st: NodeState): ItemView {
+  return {
+    key: nodeKey, base: item?.base ?? nodeKey, vars: item?.vars ?? {}, status: st.status, reason: st.reason,
+    message: st.message, files: st.files, meta: st.meta,
+  };
+}
+
+function viewOfRecord(item: ItemDesc | undefined, nodeKey: string, rec: ActionRecord): ItemView {
+  return {
+    key: nodeKey, base: item?.base ?? nodeKey, vars: item?.vars ?? {}, status: rec.status, reason: rec.reason,
+    message: rec.message, files: rec.files, meta: rec.meta,
+  };
+}
+
+/** Meta small enough for an event (no summaries or long texts). */
+function displayMeta(meta: JsonObject): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (k === 'summary') continue;
+    if (typeof v === 'string' && v.length > 200) continue;
+    if (v && typeof v === 'object') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof InfraError) return err.hint ? `${err.message}\n  ${err.hint}` : err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export { hashJson };

@@ -1,0 +1,94 @@
+/**
+ * The key record: one per task run, holding every field that can change its result and
+ * nothing else. Its sha256 is the action-cache key.
+ *
+ *   engine       bumped when the engine changes how keys or outputs work
+ *   kind         task kind name, and `version` of its implementation
+ *   params       the target's params, with the item's matrix variables applied
+ *   identity     what the kind's prepare() reported (toolchain --version, triple, flags, ...)
+ *   env          hashes of the environment variables the kind declares
+ *   inputs       per input name: status, reason, the hashes of the files the kind reads, and
+ *                the hash of the item's meta; aggregating kinds also see each item's key
+ *
+ * Not in it: the item's own name (identical programs share one entry), paths, times.
+ */
+import { hashJson, sha256 } from '../hash.js';
+import type { ItemView, Json, JsonObject } from '../task-api.js';
+
+export const ENGINE_KEY_VERSION = 1;
+
+export interface KeyParts {
+  kind: string;
+  kindVersion: string;
+  params: JsonObject;
+  identity: JsonObject;
+  env: Record<string, string>;
+  inputs: Record<string, Json>;
+}
+
+export function keyRecord(p: KeyParts): JsonObject {
+  return {
+    engine: ENGINE_KEY_VERSION,
+    kind: p.kind,
+    version: p.kindVersion,
+    params: p.params,
+    identity: p.identity,
+    env: p.env,
+    inputs: p.inputs,
+  };
+}
+
+export function keyOf(record: JsonObject): string {
+  return hashJson(record);
+}
+
+/** The part of an input item that enters a key. */
+export function itemFingerprint(v: ItemView, reads: string[] | '*', withKey: boolean): JsonObject {
+  const files: JsonObject = {};
+  for (const [name, ref] of Object.entries(v.files)) {
+    if (reads === '*' || reads.includes(name)) files[name] = ref.hash;
+  }
+  const fp: JsonObject = { status: v.status, files, meta: hashJson(v.meta) };
+  if (v.reason) fp.reason = v.reason;
+  if (withKey) fp.key = v.key;
+  return fp;
+}
+
+export function envFingerprint(names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = process.env[n];
+    // Only a hash of the value enters the key, never the value itself.
+    out[n] = v === undefined ? '<unset>' : sha256(`${n}=${v}`).slice(0, 16);
+  }
+  return out;
+}
+
+/** What changed between two key records, as readable lines (for --explain). */
+export function diffKeyRecords(before: Json, after: Json, prefix = ''): string[] {
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  const isObj = (x: Json): x is JsonObject => !!x && typeof x === 'object' && !Array.isArray(x);
+  if (isObj(before) && isObj(after)) {
+    const out: string[] = [];
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    for (const k of [...keys].sort()) {
+      const p = prefix ? `${prefix}.${k}` : k;
+      if (!(k in before)) out.push(`${p}: added (${short(after[k])})`);
+      else if (!(k in after)) out.push(`${p}: removed (was ${short(before[k])})`);
+      else out.push(...diffKeyRecords(before[k], after[k], p));
+    }
+    return out;
+  }
+  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    return before.flatMap((b, i) => diffKeyRecords(b, after[i], `${prefix}[${i}]`));
+  }
+  if (Array.isArray(before) && Array.isArray(after)) {
+    return [`${prefix}: ${before.length} → ${after.length} entries`];
+  }
+  return [`${prefix}: ${short(before)} → ${short(after)}`];
+}
+
+function short(v: Json | undefined): string {
+  if (typeof v === 'string') return /^[0-9a-f]{64}$/.test(v) ? v.slice(0, 10) : JSON.stringify(v).slice(0, 80);
+  return JSON.stringify(v)?.slice(0, 80) ?? 'undefined';
+}

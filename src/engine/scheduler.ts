@@ -1,0 +1,181 @@
+/**
+ * A dynamic DAG runner: nodes start as soon as all their dependencies have completed, and a
+ * running node may add more nodes (a collection grows once the task that produces it has run).
+ * It knows nothing of disks, processes or caches: those live in the node's `run`.
+ *
+ *   added ──deps done──▶ running ──ok──▶ done
+ *     │                     └──throw──▶ failed ──▶ dependents skipped
+ *     └──dep failed/skipped, or build stopping──▶ skipped
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+
+export interface SchedNode {
+  id: string;
+  /** Ids of nodes this one waits for; they may be added later. */
+  deps: readonly string[];
+  run(): Promise<void>;
+}
+
+export interface SchedulerOptions {
+  /** Go on with everything that does not depend on a failure (`-k`). */
+  keepGoing: boolean;
+}
+
+export interface SchedulerResult {
+  done: number;
+  failed: { id: string; error: unknown }[];
+  /** Nodes that never ran: a dependency failed, the build stopped, or a dependency never appeared. */
+  skipped: string[];
+}
+
+type Status = 'waiting' | 'running' | 'done' | 'failed' | 'skipped';
+
+export class Scheduler {
+  private readonly nodes = new Map<string, SchedNode>();
+  private readonly status = new Map<string, Status>();
+  private readonly missing = new Map<string, number>();
+  private readonly dependents = new Map<string, string[]>();
+  private running = 0;
+  private stopping = false;
+  private started = false;
+  private finish?: () => void;
+  private readonly result: SchedulerResult = { done: 0, failed: [], skipped: [] };
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  add(node: SchedNode): void {
+    if (this.nodes.has(node.id)) throw new Error(`duplicate node ${node.id}`);
+    this.nodes.set(node.id, node);
+    this.status.set(node.id, 'waiting');
+    let missing = 0;
+    let blocked = false;
+    for (const d of node.deps) {
+      const s = this.status.get(d);
+      if (s === 'done') continue;
+      if (s === 'failed' || s === 'skipped') blocked = true;
+      missing++;
+      const list = this.dependents.get(d);
+      if (list) list.push(node.id);
+      else this.dependents.set(d, [node.id]);
+    }
+    this.missing.set(node.id, missing);
+    if (blocked || this.stopping) this.skip(node.id);
+    else if (missing === 0 && this.started) this.start(node.id);
+  }
+
+  has(id: string): boolean {
+    return this.nodes.has(id);
+  }
+
+  /** Stop starting new nodes (interrupt); running ones finish. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  run(): Promise<SchedulerResult> {
+    this.started = true;
+    return new Promise((resolve) => {
+      this.finish = () => {
+        for (const [id, s] of this.status) if (s === 'waiting') this.markSkipped(id);
+        resolve(this.result);
+      };
+      for (const [id, s] of this.status) if (s === 'waiting' && this.missing.get(id) === 0) this.start(id);
+      this.maybeFinish();
+    });
+  }
+
+  private start(id: string): void {
+    if (this.stopping) return this.skip(id);
+    this.status.set(id, 'running');
+    this.running++;
+    const node = this.nodes.get(id)!;
+    let p: Promise<void>;
+    try {
+      p = node.run();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => this.complete(id),
+      (err: unknown) => this.fail(id, err),
+    );
+  }
+
+  private complete(id: string): void {
+    this.running--;
+    this.status.set(id, 'done');
+    this.result.done++;
+    for (const dep of this.dependents.get(id) ?? []) {
+      if (this.status.get(dep) !== 'waiting') continue;
+      const m = this.missing.get(dep)! - 1;
+      this.missing.set(dep, m);
+      if (m === 0) this.start(dep);
+    }
+    this.maybeFinish();
+  }
+
+  private fail(id: string, err: unknown): void {
+    this.running--;
+    this.status.set(id, 'failed');
+    this.result.failed.push({ id, error: err });
+    if (!this.opts.keepGoing) this.stopping = true;
+    for (const dep of this.dependents.get(id) ?? []) this.skip(dep);
+    this.maybeFinish();
+  }
+
+  private skip(id: string): void {
+    if (this.status.get(id) !== 'waiting') return;
+    this.markSkipped(id);
+    for (const dep of this.dependents.get(id) ?? []) this.skip(dep);
+  }
+
+  private markSkipped(id: string): void {
+    this.status.set(id, 'skipped');
+    this.result.skipped.push(id);
+  }
+
+  private maybeFinish(): void {
+    if (!this.started || this.running > 0 || !this.finish) return;
+    // Nothing running: either everything ran, or what is left waits on nodes that never appeared.
+    const f = this.finish;
+    this.finish = undefined;
+    queueMicrotask(() => {
+      if (this.running > 0) {
+        this.finish = f;
+        return;
+      }
+      f();
+    });
+  }
+}
+
+/** Separate concurrency limits for CPU-bound and network-bound work, so the two overlap. */
+export class Pools {
+  private readonly limits = new Map<string, LimitFunction>();
+  private readonly active = new Map<string, number>();
+  /** Highest concurrency seen per pool (tests and benchmarks read it). */
+  readonly peak = new Map<string, number>();
+
+  constructor(sizes: Record<string, number>) {
+    for (const [name, n] of Object.entries(sizes)) {
+      this.limits.set(name, pLimit(Math.max(1, n)));
+      this.active.set(name, 0);
+      this.peak.set(name, 0);
+    }
+  }
+
+  run<T>(pool: string, fn: () => Promise<T>): Promise<T> {
+    const limit = this.limits.get(pool);
+    if (!limit) return fn();
+    return limit(async () => {
+      const a = this.active.get(pool)! + 1;
+      this.active.set(pool, a);
+      if (a > this.peak.get(pool)!) this.peak.set(pool, a);
+      try {
+        return await fn();
+      } finally {
+        this.active.set(pool, this.active.get(pool)! - 1);
+      }
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './extract.js';
+export * from './metrics.js';
+export * from './report.js';

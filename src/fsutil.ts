@@ -1,0 +1,66 @@
+/** Small filesystem helpers: every write is temp file + rename. */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+let tmpRoot: string | undefined;
+
+/** Where temp files live before they are renamed into place (same filesystem as the project). */
+export function setTempRoot(dir: string): void {
+  tmpRoot = dir;
+}
+
+export function tempName(dir: string): string {
+  return path.join(tmpRoot ?? dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Writes `data` to `file` atomically: a reader sees the old content or the new, never a part. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  const dir = path.dirname(file);
+  await fsp.mkdir(dir, { recursive: true });
+  let tmp = tempName(dir);
+  await fsp.mkdir(path.dirname(tmp), { recursive: true });
+  await fsp.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    // Temp root on another filesystem: stage beside the target instead.
+    await fsp.rm(tmp, { force: true });
+    tmp = path.join(dir, path.basename(tmp));
+    await fsp.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+    await fsp.rename(tmp, file);
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a file and then any parent directories (up to `stop`) it leaves empty. */
+export async function removeAndPrune(file: string, stop: string): Promise<void> {
+  await fsp.rm(file, { force: true });
+  let dir = path.dirname(file);
+  while (dir.startsWith(stop + path.sep) && dir !== stop) {
+    try {
+      await fsp.rmdir(dir);
+    } catch {
+      return;
+    }
+    dir = path.dirname(dir);
+  }
+}
+
+/** True when `child` is `parent` or inside it (both absolute, normalised). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}

@@ -1,0 +1,348 @@
+/**
+ * Reads pipeline.yaml, checks it against the schema and the semantic rules, and returns the
+ * Pipeline model, or throws PipelineError with every problem located at file:line:col.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import * as AjvModule from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { isInside } from '../fsutil.js';
+import type { JsonObject, TaskKind } from '../task-api.js';
+import { type Diagnostic, PipelineError } from './diagnostics.js';
+import type { Pipeline, Settings, TargetDef } from './model.js';
+import { directDeps } from './model.js';
+import { baseSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+// ajv is CommonJS; under NodeNext its default export is the module object.
+const Ajv = AjvModule.Ajv;
+
+export interface KindRegistry {
+  get(name: string): TaskKind | undefined;
+  names(): string[];
+}
+
+const GLOB_CHARS = /[*?[\]{}]/;
+const FORBIDDEN_OUT = ['cache', '.git', 'node_modules'];
+
+export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: number): Promise<Pipeline> {
+  const abs = path.resolve(file);
+  const shown = path.relative(process.cwd(), abs) || abs;
+  let text: string;
+  try {
+    text = await fsp.readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PipelineError([
+      { file: shown, line: 1, col: 1, path: '', severity: 'error', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` },
+    ]);
+  }
+  return parsePipeline(text, abs, shown, kinds, cpuCount);
+}
+
+export function parsePipeline(text: string, abs: string, shown: string, kinds: KindRegistry, cpuCount: number): Pipeline {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const diags: Diagnostic[] = [];
+  const at = (p: (string | number)[], message: string, opts: { key?: boolean; severity?: 'error' | 'warning' } = {}) => {
+    const pos = locate(doc, lc, p, opts.key ?? false);
+    diags.push({ file: shown, line: pos.line, col: pos.col, path: p.join('.'), message, severity: opts.severity ?? 'error' });
+  };
+
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+    diags.push({ file: shown, line: pos.line, col: pos.col, path: '', severity: 'error', message: e.message.split('\n')[0] });
+  }
+  if (diags.length) throw new PipelineError(diags);
+
+  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+  const validateBase = ajv.compile(baseSchema);
+  if (!validateBase(data)) {
+    for (const d of schemaDiagnostics(validateBase.errors ?? [], [])) at(d.path, d.message, { key: d.key });
+    throw new PipelineError(dedupe(diags));
+  }
+  const raw = data as {
+    default?: string | string[];
+    settings?: { jobs?: number; llmConcurrency?: number; buildDir?: string };
+    targets: Record<string, {
+      kind: string; from?: string | string[]; with?: Record<string, string>; params?: JsonObject;
+      matrix?: Record<string, string[]>; out?: string; description?: string;
+    }>;
+  };
+  const root = path.dirname(abs);
+  const settings: Settings = {
+    jobs: raw.settings?.jobs || cpuCount,
+    llmConcurrency: raw.settings?.llmConcurrency ?? 4,
+    buildDir: raw.settings?.buildDir ?? 'build',
+  };
+  checkOutPath(settings.buildDir, ['settings', 'buildDir'], root, at);
+
+  const targets = new Map<string, TargetDef>();
+  /** Targets with their own errors: references to them are not reported again. */
+  const invalid = new Set<string>();
+  const implicit: [string, string, (string | number)[]][] = [];
+  for (const [name, t] of Object.entries(raw.targets)) {
+    const kind = kinds.get(t.kind);
+    if (!kind) {
+      invalid.add(name);
+      at(['targets', name, 'kind'], `unknown task kind "${t.kind}"${didYouMean(t.kind, kinds.names())}; known kinds: ${kinds.names().join(', ')}`);
+      continue;
+    }
+    const params = t.params ?? {};
+    const validateParams = ajv.compile(kind.paramsSchema);
+    if (!validateParams(params)) {
+      invalid.add(name);
+      for (const d of schemaDiagnostics(validateParams.errors ?? [], ['targets', name, 'params'])) at(d.path, d.message, { key: d.key });
+      continue;
+    }
+    let from = t.from === undefined ? [] : Array.isArray(t.from) ? t.from : [t.from];
+    from = from.map((f, i) => {
+      if (!GLOB_CHARS.test(f) && !f.includes('/')) return f;
+      // A glob as input: an implicit `files` target.
+      const implicitName = `${name}.from${from.length > 1 ? `.${i}` : ''}`;
+      implicit.push([implicitName, f, ['targets', name, 'from']]);
+      return implicitName;
+    });
+    let mode: 'map' | 'reduce' | 'source' = kind.mode;
+    let effectiveKind: TaskKind = kind;
+    if (kind.mode === 'map' && kind.perAll && (from.length === 0 || params.per === 'all')) {
+      mode = 'reduce';
+      effectiveKind = kind.perAll;
+    }
+    if (mode === 'map' && from.length !== 1) {
+      at(['targets', name, from.length ? 'from' : 'kind'], `kind "${kind.name}" runs once per item and needs exactly one "from" target`);
+      invalid.add(name);
+      continue;
+    }
+    if (mode === 'source' && (from.length || t.with)) {
+      at(['targets', name, t.from !== undefined ? 'from' : 'with'], `kind "${kind.name}" takes no inputs`);
+      invalid.add(name);
+      continue;
+    }
+    if (t.matrix) {
+      if (mode !== 'map') at(['targets', name, 'matrix'], 'only per-item kinds take a matrix');
+      const known = Object.keys((kind.paramsSchema.properties ?? {}) as object);
+      for (const k of Object.keys(t.matrix)) {
+        if (!known.includes(k)) at(['targets', name, 'matrix', k], `"${k}" is not a parameter of kind "${kind.name}"${didYouMean(k, known)}`, { key: true });
+      }
+    }
+    const outDir = t.out ?? (mode === 'reduce' ? settings.buildDir : `${settings.buildDir}/${name}`);
+    if (t.out !== undefined) checkOutPath(t.out, ['targets', name, 'out'], root, at);
+    const pos = locate(doc, lc, ['targets', name], true);
+    targets.set(name, {
+      name, kindName: kind.name, kind: effectiveKind, mode, from, with: t.with ?? {}, params,
+      matrix: t.matrix, outDir: path.posix.normalize(outDir), description: t.description, loc: pos,
+    });
+  }
+  const filesKind = kinds.get('files');
+  for (const [implicitName, glob, p] of implicit) {
+    if (!filesKind) break;
+    const pos = locate(doc, lc, p, false);
+    targets.set(implicitName, {
+      name: implicitName, kindName: 'files', kind: filesKind, mode: 'source', from: [], with: {},
+      params: { glob }, outDir: '', loc: pos,
+    });
+  }
+
+  // References.
+  const names = [...targets.keys()].filter((n) => !n.includes('.from'));
+  for (const t of targets.values()) {
+    t.from.forEach((f, i) => {
+      if (!targets.has(f) && !invalid.has(f)) at(['targets', t.name, 'from', ...(Array.isArray(raw.targets[t.name]?.from) ? [i] : [])], `unknown target "${f}"${didYouMean(f, names)}`);
+    });
+    for (const [k, v] of Object.entries(t.with)) {
+      if (!targets.has(v) && !invalid.has(v)) at(['targets', t.name, 'with', k], `unknown target "${v}"${didYouMean(v, names)}`);
+    }
+  }
+  const defaults = raw.default === undefined ? [] : Array.isArray(raw.default) ? raw.default : [raw.default];
+  defaults.forEach((d, i) => {
+    if (!targets.has(d) && !invalid.has(d)) at(['default', ...(Array.isArray(raw.default) ? [i] : [])], `unknown target "${d}"${didYouMean(d, names)}`);
+  });
+  if (diags.length) throw new PipelineError(dedupe(diags));
+
+  // Cycles.
+  const cycle = findCycle(targets);
+  if (cycle) {
+    at(['targets', cycle[0]], `dependency cycle: ${cycle.join(' → ')}`, { key: true });
+    throw new PipelineError(diags);
+  }
+
+  // Two targets writing one path.
+  const outs: { target: string; path: string; dir: boolean }[] = [];
+  for (const t of targets.values()) {
+    if (t.mode === 'source') continue;
+    if (t.mode === 'map') outs.push({ target: t.name, path: t.outDir, dir: true });
+    else for (const o of t.kind.outputs(t.params)) outs.push({ target: t.name, path: path.posix.join(t.outDir, o.file ?? o.name), dir: false });
+  }
+  for (let i = 0; i < outs.length; i++) {
+    for (let j = i + 1; j < outs.length; j++) {
+      const a = outs[i];
+      const b = outs[j];
+      if (a.target === b.target) continue;
+      const clash = a.path === b.path || (a.dir && isInside(a.path, b.path)) || (b.dir && isInside(b.path, a.path));
+      if (clash) {
+        const t = targets.get(b.target)!;
+        at(['targets', b.target, raw.targets[b.target]?.out !== undefined ? 'out' : 'kind'],
+          `writes ${b.path}, which target "${a.target}" also writes (${a.path}); give one of them another "out"`);
+      }
+      void 0;
+    }
+  }
+  if (diags.length) throw new PipelineError(dedupe(diags));
+
+  return {
+    file: abs, root, defaultTargets: defaults.length ? defaults : [...targets.keys()].filter((n) => !isDependedOn(n, targets)),
+    settings, targets, warnings: [],
+  };
+}
+
+function isDependedOn(name: string, targets: Map<string, TargetDef>): boolean {
+  for (const t of targets.values()) if (directDeps(t).includes(name)) return true;
+  return false;
+}
+
+function checkOutPath(
+  p: string, at: (string | number)[], root: string,
+  report: (p: (string | number)[], m: string) => void,
+): void {
+  if (path.isAbsolute(p)) return report(at, `"${p}" is an absolute path; outputs must stay inside the project (use a relative path)`);
+  const abs = path.resolve(root, p);
+  if (!isInside(root, abs) || abs === root) return report(at, `"${p}" is outside the project folder; outputs must stay inside it`);
+  const first = path.relative(root, abs).split(path.sep)[0];
+  if (FORBIDDEN_OUT.includes(first)) report(at, `"${p}" is inside ${first}/, which asmgraph does not write outputs into`);
+}
+
+function findCycle(targets: Map<string, TargetDef>): string[] | undefined {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 2) return undefined;
+    if (state.get(n) === 1) return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, 1);
+    stack.push(n);
+    for (const d of directDeps(targets.get(n)!)) {
+      const c = visit(d);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(n, 2);
+    return undefined;
+  };
+  for (const n of targets.keys()) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+interface SchemaDiag {
+  path: (string | number)[];
+  message: string;
+  key: boolean;
+}
+
+/** Turns ajv errors into one readable message per location. */
+function schemaDiagnostics(errors: ErrorObject[], prefix: (string | number)[]): SchemaDiag[] {
+  const out: SchemaDiag[] = [];
+  const seen = new Set<string>();
+  // Errors inside a oneOf branch are noise when the oneOf itself is reported.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  for (const e of errors) {
+    if (e.keyword === 'if') continue;
+    if (e.keyword !== 'oneOf' && oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')) continue;
+    const p = [...prefix, ...e.instancePath.split('/').slice(1).map(unescapePointer)];
+    let message = e.message ?? 'invalid';
+    let key = false;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty;
+        const known = Object.keys(((e.parentSchema as JsonObject)?.properties ?? {}) as object);
+        p.push(extra);
+        key = true;
+        message = `unknown key "${extra}"${didYouMean(extra, known)}${known.length ? `; expected one of: ${known.join(', ')}` : ''}`;
+        break;
+      }
+      case 'required':
+        message = `missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
+        break;
+      case 'type':
+        message = `expected ${(e.params as { type: string }).type}, got ${describe(e.data)}`;
+        break;
+      case 'enum':
+        message = `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}`;
+        break;
+      case 'const':
+        message = `expected ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${JSON.stringify(e.data)}`;
+        break;
+      case 'oneOf': {
+        const branches = ((e.schema as JsonObject[]) ?? []).map((s) => (s.type === 'array' ? 'a list' : String(s.type ?? 'value')));
+        message = `expected ${branches.join(' or ')}, got ${describe(e.data)}`;
+        break;
+      }
+      case 'propertyNames':
+        continue;
+      case 'pattern':
+        message = `"${String(e.data)}" does not match ${(e.params as { pattern: string }).pattern}`;
+        break;
+    }
+    const id = `${p.join('.')}|${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ path: p, message, key });
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function dedupe(d: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return d.filter((x) => {
+    const k = `${x.line}:${x.col}:${x.path}:${x.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** 1-based line and column of the node at `p` (or of its key), or of the deepest ancestor found. */
+function locate(doc: Document, lc: LineCounter, p: (string | number)[], key: boolean): { line: number; col: number } {
+  let node: unknown = doc.contents;
+  let best: number = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i];
+    const last = i === p.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => {
+        const k = it.key as { value?: unknown } | null;
+        return k && String(k.value) === String(seg);
+      });
+      if (!pair) break;
+      const k = pair.key as YamlNode;
+      const v = pair.value as YamlNode | null;
+      if (last && (key || !v)) {
+        best = k.range?.[0] ?? best;
+        break;
+      }
+      best = v?.range?.[0] ?? k.range?.[0] ?? best;
+      node = v;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as YamlNode | undefined;
+      if (!item) break;
+      best = item.range?.[0] ?? best;
+      node = item;
+    } else break;
+  }
+  return lc.linePos(best);
+}

@@ -1,0 +1,567 @@
+/**
+ * The sandbox every program run goes through (compiled reference programs and, later, untrusted
+ * LLM-written assembly).
+ *
+ * Mechanism: bubblewrap (not a util-linux unshare/prlimit chain). Why:
+ *  - bwrap builds the whole mount namespace natively in one exec: a fresh tmpfs root with the host
+ *    tree bound read-only, private tmpfs on /tmp, /var/tmp, /dev/shm and /run, a minimal /dev,
+ *    a /proc for the new PID namespace, and the work dir bound read-write at a fixed path.
+ *    util-linux can only do that with a shell script running `mount` inside the namespace (an
+ *    extra shell per run, and fragile remount-ro of every submount).
+ *  - one exec also gives user/net/pid/ipc/uts/cgroup namespaces, `--disable-userns` (no nested
+ *    user namespaces), `--new-session`, `--die-with-parent`, env clearing, and it closes the fds
+ *    it used for `--bind-fd`, so no host directory fd leaks in.
+ *  - bwrap's exit status folds "killed by signal N" into 128+N and it cannot set rlimits, so a tiny
+ *    static C supervisor (helper.ts) runs inside: it sets the rlimits, execs the program, and
+ *    reports the exact wait status and CPU time on a pipe.
+ *
+ * Command chain (as root; Node's spawn does setgroups([])+setgid+setuid before exec, which is
+ * what `setpriv --reuid --regid --clear-groups` would do, without an extra exec):
+ *
+ *   [uid 61000+k, gid 61000+k, no groups]
+ *   bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --new-session
+ *         --hostname asmgraph-sandbox --clearenv --setenv PATH /usr/bin:/bin --setenv LANG C.UTF-8
+ *         --setenv HOME /box [--setenv K V ...] [--setenv LD_PRELOAD libfaketime --setenv FAKETIME @T]
+ *         --ro-bind /usr /usr --ro-bind /etc /etc ... --symlink usr/bin /bin ...   (every entry of /)
+ *         --proc /proc --dev /dev --tmpfs /dev/shm --tmpfs /tmp --tmpfs /run --tmpfs /var/tmp
+ *         --bind-fd 3 /box --ro-bind-fd 4 /.asmgraph-exec --chdir /box --info-fd 6
+ *         -- /.asmgraph-exec 5 CPU AS FSIZE NOFILE NPROC -- ARGV...
+ *   fds: 0-2 pipes, 3 = the work dir, 4 = the supervisor binary, 5 = status pipe, 6 = bwrap info.
+ *
+ * Properties:
+ *  - uid: as root we drop to an unprivileged uid *before* bwrap creates the user namespace, so
+ *    RLIMIT_NPROC is enforced (it is not for root). Each concurrent run in this process gets its own
+ *    uid (pool 61000..61999). In addition RLIMIT_NPROC is set by the supervisor *inside* the new user
+ *    namespace; since Linux 5.14 the count is then per (user namespace, uid), so even two runs that
+ *    share a host uid (e.g. from two Node processes) cannot starve each other (tested).
+ *    Not root: bwrap's unprivileged user namespace; the caller's uid is used.
+ *  - network: own empty network namespace (loopback down); abstract unix sockets are per netns;
+ *    /run and /tmp are replaced, hiding the usual filesystem sockets.
+ *  - PID namespace: when the program's supervisor exits, bwrap's PID 1 exits and the kernel kills
+ *    everything left (daemons). On wall timeout/abort/output overflow we SIGKILL that PID 1 (known
+ *    from --info-fd); bwrap outside only exits after the namespace is empty, so when the promise
+ *    resolves no sandboxed process is alive.
+ *  - dir: mounted at the fixed path /box (cwd, HOME), so program output never depends on the
+ *    caller's temp dir name (content-addressed caching). It is chowned to the sandbox uid before
+ *    and back to the caller after the run (lchown, never following links).
+ *  - memory: RLIMIT_AS. qemu-user works under RLIMIT_AS (measured: hello runs with 256 MiB), but
+ *    qemu itself needs ~270 MiB of address space, so runs whose argv[0] is qemu-* get
+ *    QEMU_AS_HEADROOM extra, giving the guest about the same usable memory as a native program.
+ *  - faketime: LD_PRELOAD=libfaketime + FAKETIME="@<time>" (start at that time and tick on, like
+ *    the faketime(1) CLI, without its extra exec). For qemu the guest does not inherit LD_PRELOAD
+ *    (QEMU_UNSET_ENV), the host-side qemu is faked and forwards time syscalls.
+ *
+ * Overhead (this machine, 2 shared cores, trivial C program, median of 20 sequential runs,
+ * measured with test/sandbox.test.ts "overhead"): see OVERHEAD_NOTE below.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chownTree } from './ownership.js';
+import { ensureHelper, HELPER_HASH } from './helper.js';
+import {
+  BWRAP,
+  CC,
+  LIBFAKETIME,
+  fileHash,
+  findExecutable,
+  findLibfaketime,
+  missingToolError,
+  qemuTool,
+  toolVersion,
+} from './tools.js';
+
+/**
+ * OVERHEAD_NOTE (median of 20 runs, hello-world C binary, Node spawn → close):
+ *   plain spawn            ~1.3 ms
+ *   sandboxed (this file)  ~9 ms   → ~8 ms of sandbox overhead per run
+ * (numbers are re-measured by the "overhead" test, which prints them; see the final report.)
+ */
+
+export interface SandboxLimits {
+  /** default 5000; whole process tree SIGKILLed at expiry */
+  wallMs: number;
+  /** default 5 (RLIMIT_CPU; SIGXCPU at the limit, SIGKILL one second later) */
+  cpuSeconds: number;
+  /** default 1 GiB (RLIMIT_AS; qemu-user runs get QEMU_AS_HEADROOM on top for qemu itself) */
+  memoryBytes: number;
+  /** default 16 MiB (RLIMIT_FSIZE) */
+  fileSizeBytes: number;
+  /** default 64 (RLIMIT_NOFILE) */
+  openFiles: number;
+  /** default 32 (RLIMIT_NPROC, counted per sandbox; threads count too) */
+  processes: number;
+  /** default 1 MiB, cap on stdout and on stderr each */
+  outputBytes: number;
+}
+
+export interface SandboxRequest {
+  /** e.g. ['./prog'] relative to dir, or ['qemu-aarch64','-L','/usr/aarch64-linux-gnu','./prog'] */
+  argv: string[];
+  /** caller-made temp dir; mounted read-write at /box, which is the cwd and HOME */
+  dir: string;
+  /** default: empty */
+  stdin?: string | Uint8Array;
+  /** added to a scrubbed base env (PATH=/usr/bin:/bin, LANG=C.UTF-8, HOME=/box) */
+  env?: Record<string, string>;
+  /** if set, run under libfaketime starting at this absolute time, e.g. '2001-02-03 04:05:06' */
+  faketime?: string;
+  limits?: Partial<SandboxLimits>;
+  /** abort → kill the whole tree promptly, resolve with outcome 'aborted' */
+  signal?: AbortSignal;
+  /**
+   * Advanced/testing: force the host uid the program runs as (only when running as root).
+   * Default: a free uid from this process's pool.
+   */
+  uid?: number;
+}
+
+export type SandboxOutcome =
+  | { kind: 'exited'; code: number }
+  | { kind: 'signaled'; signal: string }
+  | { kind: 'timeout'; limit: 'wall' | 'cpu' }
+  | { kind: 'output-too-large'; stream: 'stdout' | 'stderr' }
+  | { kind: 'aborted' };
+
+export interface SandboxResult {
+  outcome: SandboxOutcome;
+  stdout: Buffer;
+  stderr: Buffer;
+  wallMs: number;
+  /** CPU time (user+sys) of the program process as reported by the supervisor, if known. */
+  cpuMs?: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
+  wallMs: 5000,
+  cpuSeconds: 5,
+  memoryBytes: 1024 * 1024 * 1024,
+  fileSizeBytes: 16 * 1024 * 1024,
+  openFiles: 64,
+  processes: 32,
+  outputBytes: 1024 * 1024,
+});
+
+/** Extra address space for qemu-user itself (it maps ~270 MiB: code buffer, guest layout). */
+export const QEMU_AS_HEADROOM = 384 * 1024 * 1024;
+/** Where the work dir appears inside the sandbox. */
+export const SANDBOX_DIR = '/box';
+const HELPER_IN_SANDBOX = '/.asmgraph-exec';
+/** Bump when the sandbox's observable semantics change (enters cache keys). */
+const SANDBOX_PROTOCOL = 1;
+
+const UID_BASE = 61000;
+const UID_COUNT = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// uid pool
+
+const uidsInUse = new Set<number>();
+/** Start at a per-process offset so two Node processes rarely share a uid (harmless if they do). */
+const uidStart = (process.pid * 7919) % UID_COUNT;
+
+function acquireUid(): number {
+  for (let i = 0; i < UID_COUNT; i++) {
+    const uid = UID_BASE + ((uidStart + i) % UID_COUNT);
+    if (!uidsInUse.has(uid)) {
+      uidsInUse.add(uid);
+      return uid;
+    }
+  }
+  throw new Error('sandbox: no free sandbox uid (more than 1000 concurrent runs?)');
+}
+
+// ---------------------------------------------------------------------------------------------
+// tools
+
+interface Tools {
+  bwrap: string;
+  helper: string;
+  libfaketime: string | undefined;
+  rootArgs: string[];
+}
+
+let toolsPromise: Promise<Tools> | undefined;
+
+function tools(): Promise<Tools> {
+  toolsPromise ??= (async (): Promise<Tools> => {
+    const bwrap = findExecutable('bwrap');
+    if (!bwrap) throw missingToolError(BWRAP);
+    const cc = findExecutable('gcc') ?? findExecutable('cc');
+    if (!cc) throw missingToolError(CC, 'needed once to build the sandbox supervisor');
+    const helper = await ensureHelper(cc);
+    return { bwrap, helper, libfaketime: findLibfaketime(), rootArgs: rootFsArgs() };
+  })().catch((e: unknown) => {
+    toolsPromise = undefined;
+    throw e;
+  });
+  return toolsPromise;
+}
+
+/** Top-level entries that get a fresh instance instead of the host's. */
+const FRESH_ROOT_ENTRIES = new Set(['proc', 'dev', 'tmp', 'run', SANDBOX_DIR.slice(1), HELPER_IN_SANDBOX.slice(1)]);
+
+/**
+ * The filesystem: bwrap's new root is an empty tmpfs; every entry of the host / is bound
+ * read-only (recursively) or re-created as the same symlink, except the fresh ones. Equivalent
+ * to `--ro-bind / /`, but leaves room to create /box.
+ */
+function rootFsArgs(): string[] {
+  const args: string[] = [];
+  for (const name of fs.readdirSync('/').sort()) {
+    if (FRESH_ROOT_ENTRIES.has(name)) continue;
+    const p = `/${name}`;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p);
+    else if (st.isDirectory() || st.isFile()) args.push('--ro-bind', p, p);
+  }
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--tmpfs', '/tmp', '--tmpfs', '/run');
+  if (fs.existsSync('/var/tmp')) args.push('--tmpfs', '/var/tmp');
+  return args;
+}
+
+/** Throws a clear Error naming the Debian package if a needed tool is missing. */
+export async function checkSandboxTools(): Promise<void> {
+  await tools();
+  if (!findLibfaketime()) throw missingToolError(LIBFAKETIME, 'needed for the faketime option');
+  // Smoke test: catches kernels/containers without unprivileged user namespaces.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asmgraph-sbcheck-'));
+  try {
+    const r = await runSandboxed({ argv: ['/bin/true'], dir, limits: { wallMs: 10_000 } });
+    if (r.outcome.kind !== 'exited' || r.outcome.code !== 0) {
+      throw new Error(`sandbox: smoke test failed (${JSON.stringify(r.outcome)}): ${r.stderr.toString()}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let identityPromise: Promise<Record<string, string | number>> | undefined;
+
+/** What enters cache keys: tool versions and the effective default limits. */
+export function sandboxIdentity(): Promise<Record<string, string | number>> {
+  identityPromise ??= (async () => {
+    const [bwrap, qemuA64, qemuRv64] = await Promise.all([
+      toolVersion('bwrap'),
+      toolVersion('qemu-aarch64'),
+      toolVersion('qemu-riscv64'),
+    ]);
+    const id: Record<string, string | number> = {
+      'sandbox.mechanism': 'bwrap+sandbox-exec',
+      'sandbox.protocol': SANDBOX_PROTOCOL,
+      'sandbox.helper': HELPER_HASH,
+      bwrap,
+      libfaketime: fileHash(findLibfaketime()),
+      'qemu-aarch64': qemuA64,
+      'qemu-riscv64': qemuRv64,
+      'qemu.asHeadroom': QEMU_AS_HEADROOM,
+    };
+    for (const [k, v] of Object.entries(DEFAULT_LIMITS)) id[`limits.${k}`] = v;
+    return id;
+  })();
+  return identityPromise;
+}
+
+// ---------------------------------------------------------------------------------------------
+// running
+
+/** Signal number → name; the first (canonical) name wins over aliases (SIGABRT, not SIGIOT). */
+const SIGNAL_NAMES: Record<number, string> = {};
+for (const [name, num] of Object.entries(os.constants.signals)) SIGNAL_NAMES[num] ??= name;
+
+function signalName(n: number): string {
+  return SIGNAL_NAMES[n] ?? `SIG${n}`;
+}
+
+type KillReason =
+  | { kind: 'aborted' }
+  | { kind: 'wall' }
+  | { kind: 'output'; stream: 'stdout' | 'stderr' };
+
+function isQemu(argv0: string): boolean {
+  return /^qemu-[a-z0-9_]+(-static)?$/.test(path.basename(argv0));
+}
+
+function processGone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+async function waitGone(pid: number, maxMs: number): Promise<void> {
+  const t0 = Date.now();
+  let delay = 1;
+  while (!processGone(pid) && Date.now() - t0 < maxMs) {
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 20);
+  }
+}
+
+export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> {
+  const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...(req.limits ?? {}) };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`sandbox: limit ${k} must be a positive number, got ${v}`);
+  }
+  if (req.argv.length === 0) throw new Error('sandbox: empty argv');
+  const t0 = performance.now();
+  if (req.signal?.aborted) {
+    return { outcome: { kind: 'aborted' }, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), wallMs: 0 };
+  }
+  const t = await tools();
+  const argv0 = req.argv[0]!;
+  if (isQemu(argv0) && !findExecutable(argv0)) throw missingToolError(qemuTool(path.basename(argv0)));
+  if (req.faketime !== undefined && !t.libfaketime) throw missingToolError(LIBFAKETIME);
+
+  const dir = fs.realpathSync(req.dir);
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`sandbox: ${dir} is not a directory`);
+
+  const asRoot = process.getuid?.() === 0;
+  const callerUid = process.getuid?.() ?? 0;
+  const callerGid = process.getgid?.() ?? 0;
+  const pooled = asRoot && req.uid === undefined;
+  const uid = asRoot ? (req.uid ?? acquireUid()) : undefined;
+
+  // --- environment
+  const env: Record<string, string> = {
+    PATH: '/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    HOME: SANDBOX_DIR,
+    ...(req.env ?? {}),
+  };
+  if (req.faketime !== undefined) {
+    env.LD_PRELOAD = t.libfaketime!;
+    env.FAKETIME = req.faketime.startsWith('@') ? req.faketime : `@${req.faketime}`;
+    if (isQemu(argv0)) env.QEMU_UNSET_ENV = 'LD_PRELOAD';
+  }
+  const envArgs: string[] = ['--clearenv'];
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`sandbox: bad env name ${JSON.stringify(k)}`);
+    envArgs.push('--setenv', k, v);
+  }
+
+  const asBytes = limits.memoryBytes + (isQemu(argv0) ? QEMU_AS_HEADROOM : 0);
+  const args = [
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--die-with-parent',
+    '--new-session',
+    '--hostname',
+    'asmgraph-sandbox',
+    ...envArgs,
+    ...t.rootArgs,
+    '--bind-fd',
+    '3',
+    SANDBOX_DIR,
+    '--ro-bind-fd',
+    '4',
+    HELPER_IN_SANDBOX,
+    '--chdir',
+    SANDBOX_DIR,
+    '--info-fd',
+    '6',
+    '--',
+    HELPER_IN_SANDBOX,
+    '5',
+    String(Math.ceil(limits.cpuSeconds)),
+    String(Math.floor(asBytes)),
+    String(Math.floor(limits.fileSizeBytes)),
+    String(Math.floor(limits.openFiles)),
+    String(Math.floor(limits.processes)),
+    '--',
+    ...req.argv,
+  ];
+
+  let dirFd: number | undefined;
+  let helperFd: number | undefined;
+  try {
+    if (uid !== undefined) await chownTree(dir, uid, uid);
+    dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    helperFd = fs.openSync(t.helper, fs.constants.O_RDONLY);
+    return await execute(t.bwrap, args, {
+      uid,
+      dirFd,
+      helperFd,
+      limits,
+      stdin: req.stdin,
+      signal: req.signal,
+      t0,
+    });
+  } finally {
+    if (dirFd !== undefined) fs.closeSync(dirFd);
+    if (helperFd !== undefined) fs.closeSync(helperFd);
+    if (uid !== undefined) await chownTree(dir, callerUid, callerGid);
+    if (pooled && uid !== undefined) uidsInUse.delete(uid);
+  }
+}
+
+interface ExecOptions {
+  uid: number | undefined;
+  dirFd: number;
+  helperFd: number;
+  limits: SandboxLimits;
+  stdin: string | Uint8Array | undefined;
+  signal: AbortSignal | undefined;
+  t0: number;
+}
+
+function execute(bwrap: string, args: string[], o: ExecOptions): Promise<SandboxResult> {
+  return new Promise<SandboxResult>((resolve, reject) => {
+    const child = spawn(bwrap, args, {
+      env: {},
+      stdio: ['pipe', 'pipe', 'pipe', o.dirFd, o.helperFd, 'pipe', 'pipe'],
+      ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
+    });
+
+    let killReason: KillReason | undefined;
+    let pid1: number | undefined; // host pid of bwrap's PID 1 in the sandbox
+    let killedOuter = false;
+    let spawnError: Error | undefined;
+
+    const kill = (reason: KillReason): void => {
+      killReason ??= reason;
+      if (pid1 !== undefined) {
+        // Killing the namespace's init makes the kernel kill the rest; bwrap outside then exits.
+        try {
+          process.kill(pid1, 'SIGKILL');
+          return;
+        } catch {
+          /* already gone: fall through */
+        }
+      }
+      killedOuter = true;
+      child.kill('SIGKILL'); // --die-with-parent: PID 1 gets SIGKILL via PDEATHSIG
+    };
+
+    // --- output capture, capped while reading
+    const capture = (stream: 'stdout' | 'stderr') => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const readable = stream === 'stdout' ? child.stdout! : child.stderr!;
+      readable.on('data', (chunk: Buffer) => {
+        const room = o.limits.outputBytes - size;
+        if (chunk.length > room) {
+          // One byte more than allowed: keep exactly the cap, kill the tree, ignore the rest.
+          if (room > 0) chunks.push(chunk.subarray(0, room));
+          size += room;
+          kill({ kind: 'output', stream });
+          return;
+        }
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      readable.on('error', () => undefined);
+      return () => Buffer.concat(chunks, size);
+    };
+    const getStdout = capture('stdout');
+    const getStderr = capture('stderr');
+
+    let statusText = '';
+    const extraStdio = child.stdio as unknown as (NodeJS.ReadableStream | null)[];
+    const statusStream = extraStdio[5];
+    statusStream?.on('data', (c: Buffer) => {
+      if (statusText.length < 256) statusText += c.toString('latin1');
+    });
+    statusStream?.on('error', () => undefined);
+
+    let infoText = '';
+    const infoStream = extraStdio[6];
+    infoStream?.on('data', (c: Buffer) => {
+      if (pid1 !== undefined || infoText.length > 4096) return;
+      infoText += c.toString('utf8');
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(infoText);
+      if (m) pid1 = Number(m[1]);
+    });
+    infoStream?.on('error', () => undefined);
+
+    child.stdin!.on('error', () => undefined); // EPIPE if the program does not read its input
+    child.stdin!.end(o.stdin === undefined ? undefined : typeof o.stdin === 'string' ? o.stdin : Buffer.from(o.stdin));
+
+    const wallTimer = setTimeout(() => kill({ kind: 'wall' }), o.limits.wallMs);
+    const onAbort = (): void => kill({ kind: 'aborted' });
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
+
+    child.on('error', (e) => {
+      spawnError = e;
+    });
+
+    child.on('close', (code, sig) => {
+      clearTimeout(wallTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      void (async () => {
+        if (spawnError) {
+          reject(new Error(`sandbox: cannot start bwrap: ${spawnError.message}`));
+          return;
+        }
+        // If we had to kill bwrap itself, wait until the namespace's init is really gone.
+        if (killedOuter && pid1 !== undefined) await waitGone(pid1, 5000);
+        const stdout = getStdout();
+        const stderr = getStderr();
+        const wallMs = Math.round(performance.now() - o.t0);
+        const status = parseStatus(statusText);
+        const base = { stdout, stderr, wallMs, ...(status?.cpuMs !== undefined ? { cpuMs: status.cpuMs } : {}) };
+
+        if (killReason) {
+          const outcome: SandboxOutcome =
+            killReason.kind === 'aborted'
+              ? { kind: 'aborted' }
+              : killReason.kind === 'wall'
+                ? { kind: 'timeout', limit: 'wall' }
+                : { kind: 'output-too-large', stream: killReason.stream };
+          resolve({ outcome, ...base });
+          return;
+        }
+        if (!status && code === 1 && /^bwrap: /m.test(stderr.toString())) {
+          reject(new Error(`sandbox: bwrap failed to set up the sandbox: ${stderr.toString().trim()}`));
+          return;
+        }
+        resolve({ outcome: classify(code, sig, status, o.limits), ...base });
+      })();
+    });
+  });
+}
+
+interface Status {
+  kind: 'X' | 'S' | 'E';
+  value: number;
+  cpuMs: number;
+}
+
+function parseStatus(text: string): Status | undefined {
+  const m = /^([XSE]) (\d+) (\d+)\n/.exec(text);
+  if (!m) return undefined;
+  return { kind: m[1] as Status['kind'], value: Number(m[2]), cpuMs: Number(m[3]) };
+}
+
+function classify(
+  code: number | null,
+  sig: NodeJS.Signals | null,
+  status: Status | undefined,
+  limits: SandboxLimits,
+): SandboxOutcome {
+  // The supervisor's report is trusted only when it agrees with what bwrap returned, so a program
+  // that tampers with it cannot forge a different verdict.
+  if (status?.kind === 'X' && code === status.value) return { kind: 'exited', code: status.value };
+  if (status?.kind === 'E' && code === 127) return { kind: 'exited', code: 127 };
+  if (status?.kind === 'S' && code === 128 + status.value) {
+    const name = signalName(status.value);
+    if (name === 'SIGXCPU') return { kind: 'timeout', limit: 'cpu' };
+    // SIGKILL from inside with ~the CPU budget used = the hard RLIMIT_CPU (SIGXCPU was caught).
+    // rusage is tick-sampled and under-reports (qemu: 0.86 s at a 1 s limit), hence 0.8.
+    if (name === 'SIGKILL' && status.cpuMs >= limits.cpuSeconds * 800) return { kind: 'timeout', limit: 'cpu' };
+    return { kind: 'signaled', signal: name };
+  }
+  if (sig) return { kind: 'signaled', signal: sig };
+  if (code !== null && code > 128 && code < 128 + 65) return { kind: 'signaled', signal: signalName(code - 128) };
+  return { kind: 'exited', code: code ?? -1 };
+}

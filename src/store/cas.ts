@@ -1,0 +1,103 @@
+/**
+ * The content-addressed store: blobs named by the sha256 of their bytes, under
+ * `cache/cas/<first two hex>/<hash>`. Blobs are verified on every read, so a corrupt
+ * entry is detected on use, removed and never served.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { sha256 } from '../hash.js';
+import { writeFileAtomic } from '../fsutil.js';
+import type { FileRef } from '../task-api.js';
+
+export class CorruptEntryError extends Error {
+  constructor(readonly what: string) {
+    super(`corrupt cache entry ${what}: removed; it will be rebuilt`);
+    this.name = 'CorruptEntryError';
+  }
+}
+
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  pathOf(hash: string): string {
+    return path.join(this.dir, hash.slice(0, 2), hash);
+  }
+
+  async put(data: string | Uint8Array): Promise<FileRef> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const hash = sha256(bytes);
+    const file = this.pathOf(hash);
+    try {
+      const st = await fsp.stat(file);
+      if (st.size === bytes.length) return { hash, size: bytes.length };
+    } catch {
+      /* absent: write it */
+    }
+    await writeFileAtomic(file, bytes, 0o444);
+    return { hash, size: bytes.length };
+  }
+
+  /** Stores a file already on disk (e.g. a 20 MB precompiled header) without keeping it in memory twice. */
+  async putFile(src: string): Promise<FileRef> {
+    return this.put(await fsp.readFile(src));
+  }
+
+  /** True when the blob exists with the right size (cheap; `read` verifies the bytes). */
+  async has(ref: FileRef): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.pathOf(ref.hash))).size === ref.size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Reads and verifies a blob. Throws CorruptEntryError (after removing it) if the bytes are wrong. */
+  async read(ref: FileRef): Promise<Buffer> {
+    const file = this.pathOf(ref.hash);
+    const bytes = await fsp.readFile(file);
+    if (bytes.length !== ref.size || sha256(bytes) !== ref.hash) {
+      await fsp.rm(file, { force: true });
+      throw new CorruptEntryError(`blob ${ref.hash.slice(0, 12)}`);
+    }
+    return bytes;
+  }
+
+  /** Re-hashes every blob; removes and returns the corrupt ones. */
+  async verifyAll(): Promise<{ checked: number; corrupt: string[]; bytes: number }> {
+    let checked = 0;
+    let bytes = 0;
+    const corrupt: string[] = [];
+    for (const name of await listFiles(this.dir)) {
+      const hash = path.basename(name);
+      const data = await fsp.readFile(name);
+      checked++;
+      bytes += data.length;
+      if (sha256(data) !== hash) {
+        corrupt.push(hash);
+        await fsp.rm(name, { force: true });
+      }
+    }
+    return { checked, corrupt, bytes };
+  }
+}
+
+/** All files two levels below `dir` (`dir/ab/abcdef…`). */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let shards: string[];
+  try {
+    shards = await fsp.readdir(dir);
+  } catch {
+    return out;
+  }
+  for (const shard of shards) {
+    let names: string[];
+    try {
+      names = await fsp.readdir(path.join(dir, shard));
+    } catch {
+      continue;
+    }
+    for (const n of names) if (!n.startsWith('.tmp-')) out.push(path.join(dir, shard, n));
+  }
+  return out;
+}

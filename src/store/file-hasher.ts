@@ -1,0 +1,77 @@
+/**
+ * Hashes work-tree files with a stat fast path, like git's index: a file whose size, mtime,
+ * ctime and inode match the recorded ones is not read again. Racy entries (the file changed
+ * within RACY_MS of when we hashed it, so a later edit could keep the same timestamps) are
+ * always re-hashed on the next run.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import { sha256 } from '../hash.js';
+import { writeFileAtomic } from '../fsutil.js';
+
+/** Coarse filesystem clocks tick every few ms; some filesystems keep 1-2 s. */
+export const RACY_MS = 2000;
+
+type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, hash: string, seenAtMs: number];
+
+export interface HashedFile {
+  hash: string;
+  size: number;
+  bytes?: Buffer;
+}
+
+export class FileHasher {
+  private entries = new Map<string, Entry>();
+  private dirty = false;
+  /** How many files were read and hashed (vs answered from the stat fast path). */
+  hashed = 0;
+
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<void> {
+    try {
+      const data = JSON.parse(await fsp.readFile(this.file, 'utf8')) as Record<string, Entry>;
+      this.entries = new Map(Object.entries(data));
+    } catch {
+      this.entries = new Map();
+    }
+  }
+
+  /** Hash of the file at `abs`, stored under the name `rel`. Returns bytes when it had to read them. */
+  async hash(rel: string, abs: string, st?: Stats): Promise<HashedFile> {
+    st ??= await fsp.stat(abs);
+    const e = this.entries.get(rel);
+    if (
+      e &&
+      e[0] === st.size &&
+      e[1] === st.mtimeMs &&
+      e[2] === st.ctimeMs &&
+      e[3] === st.ino &&
+      st.mtimeMs < e[5] - RACY_MS
+    ) {
+      return { hash: e[4], size: e[0] };
+    }
+    const seenAt = Date.now();
+    const bytes = await fsp.readFile(abs);
+    this.hashed++;
+    const hash = sha256(bytes);
+    // Re-stat after reading: if the file changed while we read it, do not trust the entry.
+    const after = await fsp.stat(abs);
+    if (after.mtimeMs === st.mtimeMs && after.size === bytes.length) {
+      this.entries.set(rel, [after.size, after.mtimeMs, after.ctimeMs, after.ino, hash, seenAt]);
+      this.dirty = true;
+    } else {
+      this.entries.delete(rel);
+    }
+    return { hash, size: bytes.length, bytes };
+  }
+
+  forget(rel: string): void {
+    if (this.entries.delete(rel)) this.dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
+    this.dirty = false;
+  }
+}

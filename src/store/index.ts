@@ -1,0 +1,48 @@
+/** The project's cache folder: blobs, action records, build state, temp files, lock. */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTempRoot } from '../fsutil.js';
+import { ActionCache } from './action-cache.js';
+import { BlobStore } from './cas.js';
+import { FileHasher } from './file-hasher.js';
+import { TargetStateStore } from './target-state.js';
+
+export { ActionCache, type ActionRecord } from './action-cache.js';
+export { BlobStore, CorruptEntryError } from './cas.js';
+export type { NodeState, OutStat } from './target-state.js';
+
+export class Store {
+  readonly blobs: BlobStore;
+  readonly actions: ActionCache;
+  readonly states: TargetStateStore;
+  readonly hasher: FileHasher;
+  readonly tmpDir: string;
+
+  constructor(readonly dir: string) {
+    this.blobs = new BlobStore(path.join(dir, 'cas'));
+    this.actions = new ActionCache(path.join(dir, 'ac'));
+    this.states = new TargetStateStore(path.join(dir, 'state', 'targets'));
+    this.hasher = new FileHasher(path.join(dir, 'state', 'files.json'));
+    this.tmpDir = path.join(dir, 'tmp');
+  }
+
+  /** Call while holding the project lock: clears temp files a killed run left behind. */
+  async open(opts: { clearTemp: boolean } = { clearTemp: true }): Promise<void> {
+    if (opts.clearTemp) await fsp.rm(this.tmpDir, { recursive: true, force: true });
+    await fsp.mkdir(this.tmpDir, { recursive: true });
+    setTempRoot(this.tmpDir);
+    await this.hasher.load();
+  }
+
+  async mkTemp(prefix = 'work'): Promise<string> {
+    const dir = path.join(this.tmpDir, `${prefix}-${randomBytes(6).toString('hex')}`);
+    await fsp.mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async save(): Promise<void> {
+    await this.states.save();
+    await this.hasher.save();
+  }
+}

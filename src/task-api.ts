@@ -1,0 +1,216 @@
+/**
+ * The contract between the engine and a task kind (one module per kind in `tasks/`).
+ *
+ * A task kind never touches the store, the work tree or the scheduler: it gets its inputs as
+ * values (blob references it can read), returns its outputs as values, and the engine hashes,
+ * stores, caches and materializes them. Expected failures (a program that does not compile) are
+ * returned as `rejected` results; anything thrown is an infrastructure failure that fails the build.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** A blob in the content-addressed store. */
+export interface FileRef {
+  /** sha256 of the bytes, lowercase hex. */
+  hash: string;
+  size: number;
+}
+
+/** One item of a collection, as a downstream task sees it. */
+export interface ItemView {
+  /** Unique key inside the collection, e.g. `bubble_sort` or `bubble_sort[opt=O2,toolchain=aarch64]`. */
+  key: string;
+  /** The key without variant dimensions (`bubble_sort`); items of different targets join on it. */
+  base: string;
+  /** Variant dimensions added by matrix targets, e.g. `{toolchain: "x86_64", opt: "O0"}`. */
+  vars: Record<string, string>;
+  status: 'ok' | 'rejected';
+  /** For rejected items: the reason (a verdict such as `compile-error`). */
+  reason?: string;
+  message?: string;
+  /** Named output files of the item. */
+  files: Record<string, FileRef>;
+  /** Small JSON facts about the item (verdicts, token counts, ...). */
+  meta: JsonObject;
+}
+
+/** A file a task writes; `text` or `bytes`. */
+export type OutputData = string | Uint8Array;
+
+export interface OkResult {
+  status: 'ok';
+  files: Record<string, OutputData>;
+  meta?: JsonObject;
+  /** Only for kinds with `producesItems`: the collection this node generated. */
+  items?: GeneratedItem[];
+}
+
+export interface RejectedResult {
+  status: 'rejected';
+  /** Short machine-readable reason, counted in the summary (e.g. `compile-error`). */
+  reason: string;
+  /** Human-readable message: the tool's error text. */
+  message: string;
+  files?: Record<string, OutputData>;
+  meta?: JsonObject;
+}
+
+export type TaskResult = OkResult | RejectedResult;
+
+/** An item generated at run time (e.g. a program written by a model). */
+export interface GeneratedItem {
+  base: string;
+  files: Record<string, OutputData>;
+  meta?: JsonObject;
+}
+
+export interface RunContext {
+  projectRoot: string;
+  target: string;
+  /** Item key for map tasks. */
+  item?: string;
+  params: JsonObject;
+  /** What `prepare` returned for this target (toolchain identity, ...). */
+  identity: JsonObject;
+  /** Reads a blob from the store. */
+  read(ref: FileRef): Promise<Buffer>;
+  /** Absolute path of a blob in the store. Read-only: never write to it. */
+  blobPath(ref: FileRef): string;
+  /** A fresh empty directory, removed by the engine when the task finishes. */
+  tmpdir(): Promise<string>;
+  /** Appends a line to the node's captured log (kept in the action cache). */
+  log(line: string): void;
+  /** Aborted when the build is interrupted: stop child processes promptly. */
+  signal: AbortSignal;
+  /**
+   * A cached helper artifact shared between nodes (a precompiled header, a reference run):
+   * `build` runs at most once per distinct `keyRecord` across the store's lifetime, its files are
+   * stored and cached like any node's; the returned paths are read-only blob paths.
+   */
+  artifact(
+    name: string,
+    keyRecord: JsonObject,
+    build: (dir: string) => Promise<ArtifactResult>,
+  ): Promise<ArtifactOutput>;
+}
+
+export interface ArtifactResult {
+  /** Files (relative names inside `dir`) to keep. */
+  files: string[];
+  meta?: JsonObject;
+}
+
+export interface ArtifactOutput {
+  /** Absolute read-only paths by the relative names given. */
+  paths: Record<string, string>;
+  meta: JsonObject;
+}
+
+export interface MapInput {
+  item: { key: string; base: string; vars: Record<string, string> };
+  /** `from` is the primary input; other names come from the target's `with:` map. */
+  inputs: Record<string, ItemView>;
+}
+
+export interface ReduceInput {
+  /** Every item of each input collection, ordered by key. */
+  inputs: Record<string, ItemView[]>;
+}
+
+export interface PrepareContext {
+  projectRoot: string;
+  target: string;
+  params: JsonObject;
+  /** The variant dimensions this target expands to, when it declares a matrix. */
+  vars?: Record<string, string>;
+}
+
+export interface OutputSpec {
+  /** Output name used in `files`. */
+  name: string;
+  /** Extension when materialized per item (`.s`), or a file name for reduce tasks. */
+  ext?: string;
+  file?: string;
+}
+
+interface TaskKindBase {
+  name: string;
+  /** Bumped whenever the implementation can produce different outputs for the same key record. */
+  version: string;
+  description: string;
+  /** Which resource pool runs it. */
+  pool: 'cpu' | 'llm' | 'none';
+  /**
+   * Which files of each input the task reads (by input name: `from` or a `with:` name), or '*'.
+   * Only these enter the key and are handed to the task: editing a prompt sidecar does not recompile.
+   */
+  reads?: Record<string, string[] | '*'>;
+  /** JSON Schema (draft-07) of the target's kind-specific parameters (the `params:` map). */
+  paramsSchema: JsonObject;
+  /** Named environment variables that enter the key (never their values in logs). */
+  env?: (params: JsonObject) => string[];
+  /**
+   * Identity computed once per build and target (or per matrix variant): the toolchain's
+   * `--version`, target triple, ... It enters every key of the target.
+   */
+  prepare?(ctx: PrepareContext): Promise<JsonObject>;
+  /** The files a node of this kind writes, for materialization and the collision check. */
+  outputs(params: JsonObject): OutputSpec[];
+}
+
+export interface MapKind extends TaskKindBase {
+  mode: 'map';
+  /** The same kind run once over whole collections, for targets with `params.per: all` or no `from`. */
+  perAll?: ReduceKind;
+  run(input: MapInput, ctx: RunContext): Promise<TaskResult>;
+}
+
+export interface ReduceKind extends TaskKindBase {
+  mode: 'reduce';
+  /** True when `run` returns `items`, which then form a collection other targets can fan out over. */
+  producesItems?: boolean;
+  run(input: ReduceInput, ctx: RunContext): Promise<TaskResult>;
+}
+
+/** A kind whose items come from outside the graph (files on disk). The engine scans it every build. */
+export interface SourceKind extends TaskKindBase {
+  mode: 'source';
+  scan(ctx: ScanContext): Promise<ScanResult>;
+}
+
+export interface ScanContext {
+  projectRoot: string;
+  target: string;
+  params: JsonObject;
+  /** Hashes a project file through the stat fast path; returns bytes only if it had to read them. */
+  hashFile(rel: string): Promise<{ hash: string; size: number }>;
+  /** Stores the bytes of a project file in the blob store. */
+  storeFile(rel: string): Promise<FileRef>;
+}
+
+export interface ScannedItem {
+  base: string;
+  status: 'ok' | 'rejected';
+  reason?: string;
+  message?: string;
+  /** Output name → project-relative path of the file. */
+  paths: Record<string, string>;
+}
+
+export interface ScanResult {
+  items: ScannedItem[];
+  /** Project-relative paths and globs that the scan depends on (watch mode watches them). */
+  watch: string[];
+  warnings: string[];
+}
+
+export type TaskKind = MapKind | ReduceKind | SourceKind;
+
+/** Thrown for infrastructure failures that a user must fix (missing compiler, ...): exit 1 with this message. */
+export class InfraError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'InfraError';
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `files`: a collection of project files matched by globs, one item per file. The item's
+ * key is its path below the glob's fixed folder, without extension (`sources/sort/bubble.cpp`
+ * → `sort/bubble`). Sidecars are files next to it that belong to the item, such as the
+ * human-written prompt `bubble.prompt.txt`.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import picomatch from 'picomatch';
+import { glob } from 'tinyglobby';
+import type { ScannedItem, SourceKind } from '../src/task-api.js';
+
+const DEFAULT_MAX_BYTES = 1 << 20;
+
+export const filesKind: SourceKind = {
+  name: 'files',
+  version: '1',
+  mode: 'source',
+  pool: 'none',
+  description: 'Project files matched by globs; one item per file, with optional sidecar files.',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['glob'],
+    properties: {
+      glob: {
+        description: 'Glob(s) relative to the project folder, e.g. sources/*.cpp.',
+        oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
+      },
+      exclude: { type: 'array', items: { type: 'string' }, description: 'Globs to leave out.' },
+      as: { type: 'string', description: 'Name of the main file in each item (default src).' },
+      sidecars: {
+        type: 'object',
+        description: 'Extra files per item: name → pattern, where {stem} is the file path without extension.',
+        additionalProperties: { type: 'string' },
+      },
+      maxBytes: { type: 'integer', minimum: 1, description: 'Larger files are rejected (default 1 MiB).' },
+    },
+  },
+  outputs: () => [],
+  async scan(ctx) {
+    const p = ctx.params as { glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number };
+    const globs = Array.isArray(p.glob) ? p.glob : [p.glob];
+    const mainName = p.as ?? 'src';
+    const maxBytes = p.maxBytes ?? DEFAULT_MAX_BYTES;
+    const warnings: string[] = [];
+    const items = new Map<string, ScannedItem>();
+    const rootReal = await fsp.realpath(ctx.projectRoot);
+    for (const g of globs) {
+      const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
+      if (matches.length === 0) warnings.push(`glob "${g}" matches no file`);
+      const fixed = picomatch.scan(g).base;
+      for (const rel of matches) {
+        const relFromFixed = fixed ? path.posix.relative(fixed, rel) : rel;
+        const base = relFromFixed.replace(/\.[^./]+$/, '');
+        if (items.has(base)) {
+          warnings.push(`${rel}: another file already has the item key "${base}"; skipped`);
+          continue;
+        }
+        const abs = path.join(ctx.projectRoot, rel);
+        const stem = rel.replace(/\.[^./]+$/, '');
+        const real = await fsp.realpath(abs);
+        if (path.relative(rootReal, real).startsWith('..')) {
+          items.set(base, { base, status: 'rejected', reason: 'outside-project', message: `${rel} links to ${real}, outside the project`, paths: {} });
+          continue;
+        }
+        const st = await fsp.stat(abs);
+        if (st.size > maxBytes) {
+          items.set(base, { base, status: 'rejected', reason: 'too-large', message: `${rel} is ${st.size} bytes; the limit (maxBytes) is ${maxBytes}`, paths: {} });
+          continue;
+        }
+        const paths: Record<string, string> = { [mainName]: rel };
+        for (const [name, pattern] of Object.entries(p.sidecars ?? {})) {
+          const side = pattern.replace('{stem}', stem);
+          try {
+            const sst = await fsp.stat(path.join(ctx.projectRoot, side));
+            if (sst.isFile() && sst.size <= maxBytes) paths[name] = side;
+          } catch {
+            /* no sidecar: fine */
+          }
+        }
+        items.set(base, { base, status: 'ok', paths });
+      }
+    }
+    const watch = [...globs, ...Object.values(p.sidecars ?? {}).map((s) => s.replace('{stem}', '**/*'))];
+    return { items: [...items.values()], watch, warnings };
+  },
+};

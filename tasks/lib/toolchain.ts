@@ -1,0 +1,198 @@
+/**
+ * Toolchain definitions (`toolchain/<name>.yaml`, documented in toolchain/README.md): loading,
+ * validation, identity (for cache keys) and the "is it installed?" check.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InfraError, type JsonObject } from '../../src/task-api.js';
+import { runProcess, SpawnError } from './proc.js';
+
+export interface Toolchain {
+  /** Same as the file's base name. */
+  name: string;
+  /** GNU target triple, e.g. `aarch64-linux-gnu`; must match `cxx -dumpmachine`. */
+  triple: string;
+  /** The C++ compiler driver (used for compiling, assembling and linking). */
+  cxx: string;
+  /** Debian package that provides `cxx`. */
+  debianPackage: string;
+  /** Flags for every compile (`-S`, reference build, PCH), before the caller's own flags. */
+  flags: string[];
+  /** Flags appended when linking (after the inputs). */
+  linkFlags: string[];
+  /** argv prefix to run a built program: `[]` native, `[qemu-aarch64, -L, sysroot]` cross. */
+  run: string[];
+  /** Debian package that provides `run[0]`; null when `run` is empty. */
+  runPackage: string | null;
+  /** Flags that cut noise from the assembly on this target without changing behaviour. */
+  cleanFlags: string[];
+  /** Absolute path of the definition file. */
+  file: string;
+}
+
+const FIELDS = ['name', 'triple', 'cxx', 'debianPackage', 'flags', 'linkFlags', 'run', 'runPackage', 'cleanFlags'];
+
+export function toolchainDir(projectRoot: string): string {
+  return path.join(projectRoot, 'toolchain');
+}
+
+/** Names of the toolchains defined in `<projectRoot>/toolchain/*.yaml`, sorted. */
+export async function listToolchains(projectRoot: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(toolchainDir(projectRoot));
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}
+
+function fail(file: string, msg: string): never {
+  throw new InfraError(`invalid toolchain definition ${file}: ${msg}`);
+}
+
+function str(file: string, doc: Record<string, unknown>, key: string): string {
+  const v = doc[key];
+  if (typeof v !== 'string' || v.trim() === '') fail(file, `'${key}' must be a non-empty string`);
+  return v;
+}
+
+function strList(file: string, doc: Record<string, unknown>, key: string, optional = false): string[] {
+  const v = doc[key];
+  if (v === undefined && optional) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) {
+    fail(file, `'${key}' must be a list of non-empty strings`);
+  }
+  return [...v] as string[];
+}
+
+/** Validates a parsed definition; exported for tests and for tools that build toolchains in memory. */
+export function parseToolchain(doc: unknown, file: string, expectedName?: string): Toolchain {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail(file, 'expected a mapping');
+  const d = doc as Record<string, unknown>;
+  const unknown = Object.keys(d).filter((k) => !FIELDS.includes(k));
+  if (unknown.length) fail(file, `unknown field(s) ${unknown.join(', ')} (allowed: ${FIELDS.join(', ')})`);
+  const name = str(file, d, 'name');
+  if (expectedName !== undefined && name !== expectedName) {
+    fail(file, `'name' is '${name}' but the file is named ${expectedName}.yaml`);
+  }
+  const run = strList(file, d, 'run', true);
+  const runPackage = d.runPackage ?? null;
+  if (runPackage !== null && (typeof runPackage !== 'string' || runPackage === '')) {
+    fail(file, `'runPackage' must be a string or null`);
+  }
+  if (run.length > 0 && runPackage === null) fail(file, `'runPackage' is required when 'run' is not empty`);
+  return {
+    name,
+    triple: str(file, d, 'triple'),
+    cxx: str(file, d, 'cxx'),
+    debianPackage: str(file, d, 'debianPackage'),
+    flags: strList(file, d, 'flags', true),
+    linkFlags: strList(file, d, 'linkFlags', true),
+    run,
+    runPackage: runPackage as string | null,
+    cleanFlags: strList(file, d, 'cleanFlags', true),
+    file,
+  };
+}
+
+/** Loads and validates `toolchain/<name>.yaml`; an unknown name lists the known ones. */
+export async function loadToolchain(projectRoot: string, name: string): Promise<Toolchain> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new InfraError(`invalid toolchain name '${name}'`);
+  const file = path.join(toolchainDir(projectRoot), `${name}.yaml`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    const known = await listToolchains(projectRoot);
+    throw new InfraError(
+      `unknown toolchain '${name}' (known: ${known.length ? known.join(', ') : 'none'}; definitions live in ${toolchainDir(projectRoot)})`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    fail(file, `YAML parse error: ${(e as Error).message}`);
+  }
+  return parseToolchain(doc, file, name);
+}
+
+/** The InfraError for a missing compiler or runner, naming the Debian package to install. */
+export function missingToolError(tc: Toolchain, command: string): InfraError {
+  const pkg = command === tc.run[0] && tc.runPackage ? tc.runPackage : tc.debianPackage;
+  return new InfraError(
+    `toolchain ${tc.name}: ${command} not found — install it with: apt-get install ${pkg}`,
+    `apt-get install ${pkg}`,
+  );
+}
+
+/** Runs a toolchain command, turning "not installed" into an InfraError. */
+export async function runTool(tc: Toolchain, argv: string[], opts: Parameters<typeof runProcess>[1] = {}) {
+  try {
+    return await runProcess(argv, opts);
+  } catch (e) {
+    if (e instanceof SpawnError) throw missingToolError(tc, e.command);
+    throw e;
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n', 1)[0]!.trim();
+}
+
+const identityCache = new Map<string, Promise<JsonObject>>();
+
+/**
+ * Everything that can change the outputs of this toolchain, as JSON for cache keys:
+ * compiler version and target, flags, link flags, run prefix and the runner's version.
+ * Memoised per process (per distinct definition). Throws InfraError when the compiler or the
+ * runner is missing, or when `cxx -dumpmachine` disagrees with `triple`.
+ */
+export function toolchainIdentity(tc: Toolchain): Promise<JsonObject> {
+  const key = JSON.stringify([tc.name, tc.triple, tc.cxx, tc.flags, tc.linkFlags, tc.run, tc.cleanFlags]);
+  let p = identityCache.get(key);
+  if (!p) {
+    p = computeIdentity(tc);
+    identityCache.set(key, p);
+    p.catch(() => identityCache.delete(key));
+  }
+  return p;
+}
+
+async function computeIdentity(tc: Toolchain): Promise<JsonObject> {
+  const [version, machine, runner] = await Promise.all([
+    runTool(tc, [tc.cxx, '--version']),
+    runTool(tc, [tc.cxx, '-dumpmachine']),
+    tc.run.length ? runTool(tc, [tc.run[0]!, '--version']) : Promise.resolve(null),
+  ]);
+  if (version.code !== 0) throw new InfraError(`toolchain ${tc.name}: '${tc.cxx} --version' failed: ${version.stderr.trim()}`);
+  const dumpmachine = machine.stdout.trim();
+  if (dumpmachine !== tc.triple) {
+    throw new InfraError(`toolchain ${tc.name}: ${tc.cxx} targets ${dumpmachine}, but the definition says triple ${tc.triple}`);
+  }
+  if (runner && runner.code !== 0) {
+    throw new InfraError(`toolchain ${tc.name}: '${tc.run[0]} --version' failed: ${runner.stderr.trim()}`);
+  }
+  return {
+    name: tc.name,
+    triple: tc.triple,
+    cxx: tc.cxx,
+    cxxVersion: firstLine(version.stdout),
+    dumpmachine,
+    flags: tc.flags,
+    linkFlags: tc.linkFlags,
+    cleanFlags: tc.cleanFlags,
+    run: tc.run,
+    runnerVersion: runner ? firstLine(runner.stdout) : null,
+  };
+}
+
+/** Checks that the compiler and runner are installed (via the memoised identity). */
+export async function ensureToolchain(tc: Toolchain): Promise<void> {
+  await toolchainIdentity(tc);
+}
