@@ -26,7 +26,7 @@ for cpp in "$SRC"/*.cpp; do
     if [ ! -f "$p" ]; then bad "$name" "missing prompt"
     elif [ "$(wc -l < "$p")" -ne 1 ] || [ -z "$(tr -d '[:space:]' < "$p")" ] || grep -qi '^how' "$p"; then bad "$name" "prompt is not one non-empty paragraph or starts with How"
     else bump prompt; fi
-    if grep -Eq '\b(rand|srand|time|clock|getenv|cin|scanf|argv|unordered_)\b' "$cpp"; then bad "$name" "uses a forbidden facility"; else bump banned; fi
+    if grep -Eq '\b(rand|srand|time|clock|getenv|scanf|getline)\s*\(|std::cin|argv|unordered_|<ctime>|<chrono>|<random>|<thread>' "$cpp"; then bad "$name" "uses a forbidden facility"; else bump banned; fi
     ok=1
     for opt in O0 O2; do
         if ! g++ $FLAGS -$opt "$cpp" -o "$d/x86_$opt" 2> "$d/err_$opt"; then bad "$name" "g++ -$opt: $(head -3 "$d/err_$opt")"; ok=0; fi

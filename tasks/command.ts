@@ -83,6 +83,7 @@ const commandAllKind: ReduceKind = {
       await fsp.mkdir(inDir);
       for (const [inputName, views] of Object.entries(input.inputs)) {
         for (const v of views as ItemView[]) {
+          if (v.status !== 'ok') continue;
           const d = path.join(inDir, Object.keys(input.inputs).length > 1 ? inputName : '', v.key);
           await fsp.mkdir(d, { recursive: true });
           for (const [name, ref] of Object.entries(v.files)) await fsp.symlink(ctx.blobPath(ref), path.join(d, name));

@@ -49,7 +49,9 @@ export const filesKind: SourceKind = {
     for (const g of globs) {
       const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
       if (matches.length === 0) warnings.push(`glob "${g}" matches no file`);
-      const fixed = picomatch.scan(g).base;
+      const scanned = picomatch.scan(g);
+      // The folder part that has no glob characters: item keys are relative to it.
+      const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);
       for (const rel of matches) {
         const relFromFixed = fixed ? path.posix.relative(fixed, rel) : rel;
         const base = relFromFixed.replace(/\.[^./]+$/, '');

@@ -33,6 +33,11 @@ describe('extractCpp', () => {
     expect(extractCpp(`Intro text here.\n// Bubble sort\n${PROG}`)).toBe(code + '\n');
   });
 
+  it('stops before assembly that follows unfenced C++ (the AssemblerGPT answer shape)', () => {
+    const text = `Sure! But let's first write C++ code which works like that:\n${PROG}\nNow, let's write the Assembler code:\n\t.file\t"cppcode.cpp"\n\t.text\n#APP\nmain:\n\tpushq\t%rbp\n\tmovl\t$8, -12(%rbp)\n\tret`;
+    expect(extractCpp(text)).toBe(PROG + '\n');
+  });
+
   it('returns null when nothing looks like code', () => {
     expect(extractCpp('')).toBeNull();
     expect(extractCpp('I am sorry, but I cannot help with that request.')).toBeNull();

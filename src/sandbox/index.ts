@@ -94,6 +94,8 @@ export interface SandboxLimits {
   processes: number;
   /** default 1 MiB, cap on stdout and on stderr each */
   outputBytes: number;
+  /** default 64 MiB: size of each private tmpfs (/tmp, /var/tmp, /dev/shm) */
+  tmpBytes: number;
 }
 
 export interface SandboxRequest {
@@ -110,6 +112,11 @@ export interface SandboxRequest {
   limits?: Partial<SandboxLimits>;
   /** abort → kill the whole tree promptly, resolve with outcome 'aborted' */
   signal?: AbortSignal;
+  /**
+   * Extra host paths to make visible read-only at the same path (e.g. a sysroot outside /usr).
+   * Every parent directory must be searchable by others (bwrap resolves them as the sandbox uid).
+   */
+  readOnlyPaths?: string[];
   /**
    * Advanced/testing: force the host uid the program runs as (only when running as root).
    * Default: a free uid from this process's pool.
@@ -141,6 +148,7 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   openFiles: 64,
   processes: 32,
   outputBytes: 1024 * 1024,
+  tmpBytes: 64 * 1024 * 1024,
 });
 
 /** Extra address space for qemu-user itself (it maps ~270 MiB: code buffer, guest layout). */
@@ -199,18 +207,23 @@ function tools(): Promise<Tools> {
   return toolsPromise;
 }
 
-/** Top-level entries that get a fresh instance instead of the host's. */
-const FRESH_ROOT_ENTRIES = new Set(['proc', 'dev', 'tmp', 'run', SANDBOX_DIR.slice(1), HELPER_IN_SANDBOX.slice(1)]);
+/**
+ * Host top-level entries visible (read-only) inside: the system, not user data. /home, /root,
+ * /work, /mnt, /srv, /boot, ... are simply absent, so world-readable files there (a project's
+ * .env, say) cannot be read and echoed into program output. Callers can add more read-only paths
+ * per run (SandboxRequest.readOnlyPaths).
+ */
+const SYSTEM_ROOT_ENTRIES = ['bin', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'opt', 'sbin', 'sys', 'usr', 'var'];
 
 /**
- * The filesystem: bwrap's new root is an empty tmpfs; every entry of the host / is bound
- * read-only (recursively) or re-created as the same symlink, except the fresh ones. Equivalent
- * to `--ro-bind / /`, but leaves room to create /box.
+ * The filesystem: bwrap's new root is an empty tmpfs (so /box and the supervisor can be mounted
+ * at fixed paths); the system entries of the host / are bound read-only (recursively, every
+ * submount read-only too) or re-created as the same symlink (merged /usr); /proc, /dev, /tmp,
+ * /run, /var/tmp and /dev/shm are fresh and private.
  */
 function rootFsArgs(): string[] {
   const args: string[] = [];
-  for (const name of fs.readdirSync('/').sort()) {
-    if (FRESH_ROOT_ENTRIES.has(name)) continue;
+  for (const name of SYSTEM_ROOT_ENTRIES) {
     const p = `/${name}`;
     let st: fs.Stats;
     try {
@@ -219,11 +232,22 @@ function rootFsArgs(): string[] {
       continue;
     }
     if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(p), p);
-    else if (st.isDirectory() || st.isFile()) args.push('--ro-bind', p, p);
+    else if (st.isDirectory()) args.push('--ro-bind', p, p);
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--tmpfs', '/tmp', '--tmpfs', '/run');
-  if (fs.existsSync('/var/tmp')) args.push('--tmpfs', '/var/tmp');
   return args;
+}
+
+/** Fresh, private, size-capped instances (tmpfs is RAM: an uncapped one could eat the host's). */
+function freshMountArgs(tmpBytes: number): string[] {
+  const size = String(Math.floor(tmpBytes));
+  return [
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--size', size, '--tmpfs', '/dev/shm',
+    '--size', size, '--tmpfs', '/tmp',
+    '--size', size, '--tmpfs', '/var/tmp',
+    '--size', String(1024 * 1024), '--tmpfs', '/run',
+  ];
 }
 
 /** Throws a clear Error naming the Debian package if a needed tool is missing. */
@@ -284,6 +308,23 @@ type KillReason =
   | { kind: 'wall' }
   | { kind: 'output'; stream: 'stdout' | 'stderr' };
 
+/**
+ * bwrap resolves bind sources as the (unprivileged) sandbox uid, even with --bind-fd, so every
+ * ancestor must be searchable by others. Fail early with a useful message instead of bwrap's.
+ */
+function assertSearchableByOthers(p: string, what: string): void {
+  for (let d = path.dirname(p); ; d = path.dirname(d)) {
+    const mode = fs.statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `sandbox: ${what} ${p} is not reachable by the sandbox uid: ${d} is not searchable by others ` +
+          `(mode ${(mode & 0o777).toString(8)}); use a directory under ${os.tmpdir()}`,
+      );
+    }
+    if (d === '/') return;
+  }
+}
+
 function isQemu(argv0: string): boolean {
   return /^qemu-[a-z0-9_]+(-static)?$/.test(path.basename(argv0));
 }
@@ -325,6 +366,7 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
   if (!fs.statSync(dir).isDirectory()) throw new Error(`sandbox: ${dir} is not a directory`);
 
   const asRoot = process.getuid?.() === 0;
+  if (asRoot) assertSearchableByOthers(dir, 'dir');
   const callerUid = process.getuid?.() ?? 0;
   const callerGid = process.getgid?.() ?? 0;
   const pooled = asRoot && req.uid === undefined;
@@ -348,6 +390,17 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     envArgs.push('--setenv', k, v);
   }
 
+  const extraBinds: string[] = [];
+  for (const p of req.readOnlyPaths ?? []) {
+    if (!path.isAbsolute(p)) throw new Error(`sandbox: readOnlyPaths must be absolute: ${p}`);
+    const norm = path.resolve(p);
+    if (norm === SANDBOX_DIR || norm.startsWith(`${SANDBOX_DIR}/`) || norm === HELPER_IN_SANDBOX) {
+      throw new Error(`sandbox: readOnlyPaths may not cover ${norm}`);
+    }
+    if (asRoot) assertSearchableByOthers(norm, 'readOnlyPaths entry');
+    extraBinds.push('--ro-bind', norm, norm);
+  }
+
   const asBytes = limits.memoryBytes + (isQemu(argv0) ? QEMU_AS_HEADROOM : 0);
   const args = [
     '--unshare-all',
@@ -359,6 +412,8 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     'asmgraph-sandbox',
     ...envArgs,
     ...t.rootArgs,
+    ...freshMountArgs(limits.tmpBytes),
+    ...extraBinds,
     '--bind-fd',
     '3',
     SANDBOX_DIR,

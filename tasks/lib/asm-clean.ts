@@ -125,7 +125,7 @@ export function cleanAsm(asm: string, opts: CleanOptions): CleanResult {
       if (def && !refs.get(def[2]!)) {
         removed.unusedLabels++;
         const rest = def[3]!.trim();
-        if (rest !== '') out.push(`${def[1]}${rest}`); // `label: insn` keeps the instruction
+        if (rest !== '') out.push(`\t${rest}`); // `label: insn` keeps the instruction
         continue;
       }
       out.push(l);

@@ -1,0 +1,145 @@
+/**
+ * One concise block per watch cycle, built from the engine's events: what changed, each touched
+ * item's verdict per target, what ran, how long it took.
+ */
+import type { BuildSummary, EngineEvent } from '../engine/events.js';
+import { formatMs } from '../display.js';
+
+type NodeDone = Extract<EngineEvent, { type: 'node-done' }>;
+
+const MAX_ITEMS = 20;
+const MAX_CHANGED = 6;
+
+export interface CycleFacts {
+  changed: string[];
+  /** Changed files that no longer exist. */
+  deleted: Set<string>;
+  /** Item key → changed source file, for labels. */
+  labels: Map<string, string>;
+  ms: number;
+  initial: boolean;
+  /** A thrown error (the build could not run). */
+  error?: string;
+}
+
+export class CycleLog {
+  readonly nodes: NodeDone[] = [];
+  readonly removed: string[] = [];
+  readonly warnings: string[] = [];
+  readonly reports = new Map<string, string[]>();
+  summary?: BuildSummary;
+
+  add(e: EngineEvent): void {
+    switch (e.type) {
+      case 'node-done':
+        if (!e.id.includes('@')) this.nodes.push(e);
+        break;
+      case 'removed':
+        this.removed.push(...e.paths);
+        break;
+      case 'warning':
+        this.warnings.push(e.message);
+        break;
+      case 'report':
+        this.reports.set(e.target, e.lines);
+        break;
+      case 'build-done':
+        this.summary = e.summary;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Did the cycle change anything or say anything worth a block? */
+  get eventful(): boolean {
+    const s = this.summary;
+    return !s || s.executed > 0 || s.cached > 0 || s.failed.length > 0 || s.interrupted || this.removed.length > 0;
+  }
+}
+
+function clock(d = new Date()): string {
+  return d.toTimeString().slice(0, 8);
+}
+
+function firstLine(s: string | undefined): string {
+  const l = (s ?? '').split('\n').find((x) => x.trim()) ?? '';
+  return l.length > 120 ? `${l.slice(0, 117)}…` : l.trim();
+}
+
+function changedList(f: CycleFacts): string {
+  const shown = f.changed.slice(0, MAX_CHANGED).map((c) => (f.deleted.has(c) ? `${c} (deleted)` : c));
+  const more = f.changed.length - shown.length;
+  return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+function verdict(e: NodeDone): string {
+  const tok = typeof e.meta?.tokens === 'number' ? ` ${e.meta.tokens} tok` : '';
+  if (e.outcome === 'failed' || e.status === 'failed') return `${e.target} FAILED: ${firstLine(e.message)}`;
+  if (e.outcome === 'propagated') return `${e.target} –`;
+  if (e.status === 'rejected') return `${e.target} ✗ ${e.reason ?? 'rejected'}${e.message ? `: ${firstLine(e.message)}` : ''}`;
+  return `${e.target} ✓${tok}`;
+}
+
+/** The block printed after a cycle (lines without trailing newlines). */
+export function formatCycle(log: CycleLog, f: CycleFacts, verbosity: 'quiet' | 'normal'): string[] {
+  const head = `[${clock()}] ${f.initial ? 'initial build' : changedList(f)}`;
+  if (f.error) return [head, `  error: ${f.error}`, `  (${formatMs(f.ms)}; still watching)`];
+  const s = log.summary;
+  if (!log.eventful) {
+    return verbosity === 'quiet' ? [] : [`${head}: no change (${formatMs(f.ms)})`];
+  }
+
+  // Group node results by item (whole-collection nodes by target).
+  const byItem = new Map<string, NodeDone[]>();
+  const whole: NodeDone[] = [];
+  for (const e of log.nodes) {
+    if (e.item === undefined) whole.push(e);
+    else {
+      let list = byItem.get(e.item);
+      if (!list) byItem.set(e.item, (list = []));
+      list.push(e);
+    }
+  }
+  const isTouched = (e: NodeDone) => e.outcome !== 'up-to-date';
+  const isBad = (e: NodeDone) => e.status !== 'ok' && e.outcome !== 'propagated';
+  const rows: { label: string; bad: boolean; text: string }[] = [];
+  for (const [item, list] of byItem) {
+    if (!list.some(isTouched)) continue;
+    const label = f.labels.get(item) ?? item;
+    rows.push({ label, bad: list.some(isBad), text: list.map(verdict).join('  ') });
+  }
+  rows.sort((a, b) => Number(b.bad) - Number(a.bad) || a.label.localeCompare(b.label));
+  const problems = rows.filter((r) => r.bad).length;
+  const lines = [head];
+  if (verbosity === 'quiet' && problems === 0 && !s?.failed.length) return [];
+  const shown = verbosity === 'quiet' ? rows.filter((r) => r.bad) : rows;
+  const width = Math.min(40, Math.max(0, ...shown.slice(0, MAX_ITEMS).map((r) => r.label.length)));
+  for (const r of shown.slice(0, MAX_ITEMS)) {
+    lines.push(`  ${r.label.padEnd(width)}  ${r.text}`);
+  }
+  if (shown.length > MAX_ITEMS) lines.push(`  … and ${shown.length - MAX_ITEMS} more items`);
+  for (const e of whole) {
+    if (!isTouched(e) && !isBad(e)) continue;
+    if (verbosity === 'quiet' && !isBad(e)) continue;
+    lines.push(`  ${verdict(e)}`);
+    for (const l of log.reports.get(e.target) ?? []) lines.push(`    ${l}`);
+  }
+  if (log.removed.length && verbosity !== 'quiet') {
+    const r = log.removed;
+    lines.push(`  removed ${r.slice(0, 4).join(', ')}${r.length > 4 ? ` and ${r.length - 4} more` : ''}`);
+  }
+  for (const fl of s?.failed ?? []) {
+    if (!log.nodes.some((e) => e.id === fl.id && e.outcome === 'failed')) lines.push(`  FAILED ${fl.id}: ${firstLine(fl.message)}`);
+  }
+  if (s) {
+    const parts = [`${s.executed} ran`];
+    if (s.cached) parts.push(`${s.cached} from cache`);
+    parts.push(`${s.upToDate} up to date`);
+    const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+    if (rejected) parts.push(`${rejected} rejected`);
+    if (s.failed.length) parts.push(`${s.failed.length} failed`);
+    lines.push(`  ${parts.join(' · ')} · ${formatMs(f.ms)}${s.interrupted ? ' (interrupted)' : ''}`);
+  }
+  return lines;
+}
