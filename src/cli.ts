@@ -29,6 +29,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function nonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected an amount in US dollars, e.g. 5 or 0.50');
+  return n;
+}
+
 function makeDisplay(g: GlobalOpts, explain = false): Display {
   if (g.json) return jsonDisplay();
   return terminalDisplay({ verbosity: g.quiet ? 'quiet' : g.verbose ? 'verbose' : 'normal', explain });
@@ -76,7 +82,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--explain', 'for every node that runs, say which input or parameter changed')
     .option('--force', 'run every node even if its result is cached')
     .option('-w, --watch', 'keep the targets built while files change')
-    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean }) => {
+    .option('-y, --yes', 'allow LLM targets to spend money (within --max-cost)')
+    .addOption(new Option('--max-cost <usd>', 'refuse LLM work estimated to cost more than this many US dollars').argParser(nonNegative))
+    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number }) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file);
       if (o.watch) {
@@ -86,7 +94,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       const display = makeDisplay(g, !!o.explain);
       for (const w of p.warnings) display.line(`warning: ${w}`);
-      const summary = await withSignal((signal) => runBuild(p, { targets, ...o, signal }, display.listener));
+      const flags = { yes: !!o.yes, maxCost: o.maxCost };
+      const summary = await withSignal((signal) => runBuild(p, { targets, ...o, flags, signal }, display.listener));
       display.close();
       exitCode = summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
     });

@@ -121,6 +121,9 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
       case 'warning':
         print(`warning: ${e.message}`);
         break;
+      case 'progress':
+        if (opts.verbosity !== 'quiet') print(`${e.id}: ${e.line}`);
+        break;
       case 'report':
         if (opts.verbosity !== 'quiet') for (const l of e.lines) print(l);
         break;

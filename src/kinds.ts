@@ -3,8 +3,14 @@ import type { TaskKind } from './task-api.js';
 import type { KindRegistry } from './pipeline/load.js';
 import { filesKind } from '../tasks/files.js';
 import { commandKind } from '../tasks/command.js';
+import { generateKind } from '../tasks/generate.js';
+import { describeKind } from '../tasks/describe.js';
+import { finetuneKind } from '../tasks/finetune.js';
+import { compileKind } from '../tasks/compile.js';
+import { validateKind } from '../tasks/validate.js';
+import { datasetKind } from '../tasks/dataset.js';
 
-const builtins: TaskKind[] = [filesKind, commandKind];
+const builtins: TaskKind[] = [filesKind, commandKind, compileKind, validateKind, datasetKind, generateKind, describeKind, finetuneKind];
 
 export function registerKind(kind: TaskKind): void {
   builtins.push(kind);

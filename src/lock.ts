@@ -1,16 +1,35 @@
 /**
- * One build at a time per project: a lock folder in cache/ (proper-lockfile keeps it fresh
- * while we hold it). A second runner waits with a message naming the holder; a lock left by a
- * process that no longer exists (kill -9) is taken over at once.
+ * One build at a time per project: `cache/lock/`, created atomically with mkdir, holding
+ * owner.json (pid and that process's start time). A second runner waits with a message naming
+ * the holder. A lock whose owner is gone (kill -9) is taken over at once: the owner is alive
+ * only if a process with that pid exists and started when the owner file says, so a recycled
+ * pid does not keep a dead lock.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import lockfile from 'proper-lockfile';
 
 export interface LockOwner {
   pid: number;
+  start: string;
   command: string;
   since: string;
+}
+
+/** A lock folder without owner.json older than this was left by a process killed right after mkdir. */
+const ORPHAN_MS = 5000;
+
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime), counted after the ")" that ends the command name.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(owner: LockOwner): boolean {
+  return startTimeOf(owner.pid) === owner.start;
 }
 
 export async function acquireLock(
@@ -19,26 +38,51 @@ export async function acquireLock(
   signal?: AbortSignal,
 ): Promise<() => Promise<void>> {
   await fsp.mkdir(cacheDir, { recursive: true });
-  const lockPath = path.join(cacheDir, 'lock');
-  // The owner file lives inside the lock folder, so it can never outlive the lock it describes.
-  const ownerFile = path.join(lockPath, 'owner.json');
+  const lockDir = path.join(cacheDir, 'lock');
+  const ownerFile = path.join(lockDir, 'owner.json');
   let announced = false;
   for (;;) {
     try {
-      const release = await lockfile.lock(cacheDir, { lockfilePath: lockPath, realpath: false, stale: 20_000, update: 5_000 });
-      const owner: LockOwner = { pid: process.pid, command: process.argv.slice(2).join(' ') || 'build', since: new Date().toISOString() };
-      await fsp.writeFile(ownerFile, JSON.stringify(owner));
+      await fsp.mkdir(lockDir);
+      const owner: LockOwner = {
+        pid: process.pid,
+        start: startTimeOf(process.pid) ?? '',
+        command: process.argv.slice(2).join(' ') || 'build',
+        since: new Date().toISOString(),
+      };
+      const tmp = `${ownerFile}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, JSON.stringify(owner));
+      await fsp.rename(tmp, ownerFile);
+      let released = false;
       return async () => {
-        await fsp.rm(ownerFile, { force: true });
-        await release().catch(() => {});
+        if (released) return;
+        released = true;
+        await fsp.rm(lockDir, { recursive: true, force: true });
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = await readOwner(ownerFile);
-    if (owner && !alive(owner.pid)) {
-      // The holder died without releasing (kill -9): take the lock over.
-      await fsp.rm(lockPath, { recursive: true, force: true });
+    let owner: LockOwner | undefined;
+    try {
+      owner = JSON.parse(await fsp.readFile(ownerFile, 'utf8')) as LockOwner;
+    } catch {
+      owner = undefined;
+    }
+    let stale = false;
+    if (owner) stale = !alive(owner);
+    else {
+      const st = await fsp.stat(lockDir).catch(() => undefined);
+      stale = !!st && Date.now() - st.mtimeMs > ORPHAN_MS;
+    }
+    if (stale) {
+      // Take over: rename first so two waiters cannot both remove a fresh lock.
+      const grave = `${lockDir}.stale-${process.pid}`;
+      try {
+        await fsp.rename(lockDir, grave);
+        await fsp.rm(grave, { recursive: true, force: true });
+      } catch {
+        /* someone else took it over first */
+      }
       continue;
     }
     if (!announced) {
@@ -46,23 +90,6 @@ export async function acquireLock(
       announced = true;
     }
     if (signal?.aborted) throw new Error('interrupted while waiting for the project lock');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function readOwner(file: string): Promise<LockOwner | undefined> {
-  try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockOwner;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -84,6 +84,17 @@ export interface RunContext {
   /** Aborted when the build is interrupted: stop child processes promptly. */
   signal: AbortSignal;
   /**
+   * A folder in cache/ that survives crashes and runs, private to this target (and item): for
+   * resumable work such as the journal of a pending OpenAI batch or fine-tuning job.
+   */
+  persistentDir(): Promise<string>;
+  /** Options from the command line that tasks may need. */
+  flags: RunFlags;
+  /** Pool sizes: how many LLM requests may be in flight at once, CPU jobs. */
+  concurrency: { cpu: number; llm: number };
+  /** Progress lines for the display (batch status, training loss, ...). */
+  progress(line: string): void;
+  /**
    * A cached helper artifact shared between nodes (a precompiled header, a reference run):
    * `build` runs at most once per distinct `keyRecord` across the store's lifetime, its files are
    * stored and cached like any node's; the returned paths are read-only blob paths.
@@ -95,6 +106,13 @@ export interface RunContext {
   ): Promise<ArtifactOutput>;
 }
 
+export interface RunFlags {
+  /** `--yes`: spending money is allowed without asking. */
+  yes: boolean;
+  /** `--max-cost USD`: refuse anything estimated to cost more. */
+  maxCost?: number;
+}
+
 export interface ArtifactResult {
   /** Files (relative names inside `dir`) to keep. */
   files: string[];
@@ -104,6 +122,8 @@ export interface ArtifactResult {
 export interface ArtifactOutput {
   /** Absolute read-only paths by the relative names given. */
   paths: Record<string, string>;
+  /** A read-only folder holding every file under its relative name (links into the store). */
+  dir: string;
   meta: JsonObject;
 }
 
@@ -117,6 +137,8 @@ export interface ReduceInput {
   /** Every item of each input collection, ordered by key. */
   inputs: Record<string, ItemView[]>;
 }
+
+export type PlanContext = Pick<RunContext, 'projectRoot' | 'target' | 'params' | 'identity' | 'read' | 'flags' | 'concurrency'>;
 
 export interface PrepareContext {
   projectRoot: string;
@@ -161,6 +183,8 @@ interface TaskKindBase {
 
 export interface MapKind extends TaskKindBase {
   mode: 'map';
+  /** --dry-run: what running would do (requests, estimated tokens and cost); must send nothing. */
+  plan?(input: MapInput, ctx: PlanContext): Promise<string[]>;
   /** The same kind run once over whole collections, for targets with `params.per: all` or no `from`. */
   perAll?: ReduceKind;
   run(input: MapInput, ctx: RunContext): Promise<TaskResult>;
@@ -171,6 +195,8 @@ export interface ReduceKind extends TaskKindBase {
   /** True when `run` returns `items`, which then form a collection other targets can fan out over. */
   producesItems?: boolean;
   run(input: ReduceInput, ctx: RunContext): Promise<TaskResult>;
+  /** --dry-run: what running would do (requests, estimated tokens and cost); must send nothing. */
+  plan?(input: ReduceInput, ctx: PlanContext): Promise<string[]>;
 }
 
 /** A kind whose items come from outside the graph (files on disk). The engine scans it every build. */

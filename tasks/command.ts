@@ -73,8 +73,9 @@ export const commandKind: MapKind = {
 };
 
 /** The same kind when it runs once over whole collections. */
+const { perAll: _unused, plan: _noPlan, ...shared } = commandKind;
 const commandAllKind: ReduceKind = {
-  ...commandKind,
+  ...shared,
   mode: 'reduce',
   producesItems: true,
   async run(input: ReduceInput, ctx: RunContext): Promise<TaskResult> {

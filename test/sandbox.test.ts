@@ -188,6 +188,17 @@ describe('basic behaviour', () => {
     expect(Number(facts.procs)).toBeLessThanOrEqual(3);
   });
 
+  it('rejects a dir the sandbox uid cannot reach, with a clear error', async () => {
+    if (!IS_ROOT) return;
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'asmgraph-sbx-private-')); // mode 0700
+    tempDirs.push(parent);
+    const dir = path.join(parent, 'work');
+    fs.mkdirSync(dir);
+    await expect(runSandboxed({ argv: ['/bin/true'], dir })).rejects.toThrow(/not searchable by others/);
+    // Never chown a system location.
+    await expect(runSandboxed({ argv: ['/bin/true'], dir: '/usr' })).rejects.toThrow(/system location/);
+  });
+
   it('files written in dir persist and are handed back to the caller', async () => {
     const dir = makeRunDir('write_files');
     const r = await run('write_files', ['made-inside.txt'], { dir });
@@ -284,7 +295,7 @@ describe('limits', () => {
     const limits = { wallMs: 4000, cpuSeconds: 10, processes: 32 };
     const bomb = run('forkbomb', [], { limits, marker, ...(IS_ROOT ? { uid: bombUid } : {}) });
     // Wait until the bomb has hit its process limit.
-    await waitFor(() => processesWithMarker(marker).length >= 30, 'the fork bomb to saturate');
+    await waitFor(() => processesWithMarker(marker).length >= 33, 'the fork bomb to saturate');
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, processesWithMarker(marker).length)), 20);
     try {

@@ -3,6 +3,7 @@ import { Build } from '../engine/build.js';
 import type { BuildSummary, Listener } from '../engine/events.js';
 import { acquireLock } from '../lock.js';
 import type { Pipeline } from '../pipeline/model.js';
+import type { RunFlags } from '../task-api.js';
 import { checkTargets, storeOf } from '../project.js';
 
 export interface BuildCommandOptions {
@@ -13,6 +14,7 @@ export interface BuildCommandOptions {
   explain?: boolean;
   force?: boolean;
   signal?: AbortSignal;
+  flags?: RunFlags;
 }
 
 export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener: Listener): Promise<BuildSummary> {

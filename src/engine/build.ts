@@ -11,7 +11,7 @@ import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
 import { CorruptEntryError, type ActionRecord, type NodeState, type OutStat, type Store } from '../store/index.js';
 import type {
-  ArtifactOutput, FileRef, ItemView, Json, JsonObject, MapKind, ReduceKind, RunContext, SourceKind, TaskResult,
+  ArtifactOutput, FileRef, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult,
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
@@ -28,6 +28,7 @@ export interface BuildOptions {
   force?: boolean;
   signal?: AbortSignal;
   onEvent?: Listener;
+  flags?: RunFlags;
 }
 
 interface ItemDesc {
@@ -75,6 +76,8 @@ export class Build {
   private readonly root: string;
   private readonly started = Date.now();
   private interrupted = false;
+  private readonly flags: RunFlags;
+  private readonly concurrency: { cpu: number; llm: number };
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -84,7 +87,9 @@ export class Build {
     this.root = pipeline.root;
     this.emit = opts.onEvent ?? (() => {});
     this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing });
-    this.pools = new Pools({ cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency });
+    this.concurrency = { cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency };
+    this.pools = new Pools(this.concurrency);
+    this.flags = opts.flags ?? { yes: false };
     this.summary = {
       ok: true, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
       rejected: {}, propagated: 0, failed: [], skipped: 0, hashedFiles: 0, wallMs: 0,
@@ -326,7 +331,8 @@ export class Build {
     for (const [name, v] of Object.entries(inputs)) fingerprints[name] = itemFingerprint(v, kind.reads?.[name] ?? '*', false);
     const shown: Record<string, ItemView> = {};
     for (const [name, v] of Object.entries(inputs)) shown[name] = filterFiles(v, kind.reads?.[name] ?? '*');
-    await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item);
+    await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item,
+      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined);
   }
 
   private async runReduce(t: TargetRun): Promise<void> {
@@ -355,7 +361,8 @@ export class Build {
       this.done(ref, 'would-run', 'ok', { why: ['an input would be rebuilt first'] });
       return;
     }
-    await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined);
+    await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined,
+      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined);
     if (!kind.producesItems && !t.items) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
   }
 
@@ -364,6 +371,7 @@ export class Build {
     t: TargetRun, nodeKey: string, ref: { id: string; target: string; item?: string },
     params: JsonObject, inputs: Record<string, Json>, stem: string,
     exec: (ctx: RunContext) => Promise<TaskResult>, item: ItemDesc | undefined,
+    plan?: (ctx: PlanContext) => Promise<string[]>,
   ): Promise<void> {
     const def = t.def;
     const kind = def.kind as MapKind | ReduceKind;
@@ -408,12 +416,21 @@ export class Build {
     }
     if (this.opts.dryRun) {
       t.pending.add(nodeKey);
+      if (plan) {
+        const lines = await plan({
+          projectRoot: this.root, target: def.name, params, identity, read: (r) => this.store.blobs.read(r),
+          flags: this.flags, concurrency: this.concurrency,
+        });
+        if (lines.length) this.emit({ type: 'report', target: def.name, lines });
+      }
       this.done(ref, 'would-run', 'ok', { why: this.opts.force ? ['--force'] : why });
       return;
     }
 
+    let started = Date.now();
     const result = await this.pools.run(kind.pool, async () => {
       if (this.interrupted) throw new Interrupted();
+      started = Date.now();
       this.emit({ type: 'node-start', ...ref });
       return this.execute(def, nodeKey, params, identity, exec);
     });
@@ -434,7 +451,7 @@ export class Build {
       reason: result.result.status === 'rejected' ? result.result.reason : undefined,
       message: result.result.status === 'rejected' ? result.result.message : undefined,
       files, meta: result.result.meta ?? {}, log, items,
-      createdAt: new Date().toISOString(), durationMs: Date.now() - t0,
+      createdAt: new Date().toISOString(), durationMs: Date.now() - started,
     };
     // Outputs first, the record last: a record never names a blob that is not there.
     await this.store.actions.put(rec);
@@ -442,7 +459,7 @@ export class Build {
     if (items) this.setGenerated(t, items);
     this.report(def, rec.meta);
     this.done(ref, 'executed', rec.status, {
-      reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0,
+      reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - started,
     });
   }
 
@@ -470,6 +487,14 @@ export class Build {
       },
       log: (line) => lines.push(line),
       signal: ac.signal,
+      persistentDir: async () => {
+        const d = path.join(this.store.dir, 'resume', encodeURIComponent(def.name), def.mode === 'map' ? encodeURIComponent(nodeKey) : '');
+        await fsp.mkdir(d, { recursive: true });
+        return d;
+      },
+      flags: this.flags,
+      concurrency: this.concurrency,
+      progress: (line) => this.emit({ type: 'progress', id: def.mode === 'map' ? `${def.name}/${nodeKey}` : def.name, line }),
       artifact: (name, keyRec, build) => this.artifact(name, keyRec, build),
     };
     try {
@@ -497,30 +522,63 @@ export class Build {
       p = (async () => {
         const id = `${name}@${key.slice(0, 8)}`;
         const t0 = Date.now();
-        const rec = await this.store.actions.get(key);
-        if (rec && (await Promise.all(Object.values(rec.files).map((f) => this.store.blobs.has(f)))).every(Boolean)) {
-          this.emit({ type: 'node-done', id, target: name, outcome: 'cached', status: 'ok', durationMs: Date.now() - t0 });
-          return { paths: Object.fromEntries(Object.entries(rec.files).map(([n, f]) => [n, this.store.blobs.pathOf(f.hash)])), meta: rec.meta };
+        let rec = await this.store.actions.get(key);
+        let outcome: Outcome = 'cached';
+        if (!rec || !(await Promise.all(Object.values(rec.files).map((f) => this.store.blobs.has(f)))).every(Boolean)) {
+          outcome = 'executed';
+          const dir = await this.store.mkTemp('artifact');
+          try {
+            const out = await build(dir);
+            const files: Record<string, FileRef> = {};
+            for (const f of out.files) files[f] = await this.store.blobs.putFile(path.join(dir, f));
+            rec = {
+              key, keyRecord: record, target: name, kind: 'artifact', status: 'ok', files, meta: out.meta ?? {},
+              createdAt: new Date().toISOString(), durationMs: Date.now() - t0,
+            };
+            await this.store.actions.put(rec);
+          } finally {
+            await fsp.rm(dir, { recursive: true, force: true });
+          }
         }
-        const dir = await this.store.mkTemp('artifact');
-        try {
-          const out = await build(dir);
-          const files: Record<string, FileRef> = {};
-          for (const f of out.files) files[f] = await this.store.blobs.putFile(path.join(dir, f));
-          await this.store.actions.put({
-            key, keyRecord: record, target: name, kind: 'artifact', status: 'ok', files, meta: out.meta ?? {},
-            createdAt: new Date().toISOString(), durationMs: Date.now() - t0,
-          });
-          this.emit({ type: 'node-done', id, target: name, outcome: 'executed', status: 'ok', durationMs: Date.now() - t0 });
-          return { paths: Object.fromEntries(Object.entries(files).map(([n, f]) => [n, this.store.blobs.pathOf(f.hash)])), meta: out.meta ?? {} };
-        } finally {
-          await fsp.rm(dir, { recursive: true, force: true });
-        }
+        const dir = await this.linkArtifact(key, rec.files);
+        this.emit({ type: 'node-done', id, target: name, outcome, status: 'ok', durationMs: Date.now() - t0 });
+        return {
+          paths: Object.fromEntries(Object.keys(rec.files).map((n) => [n, path.join(dir, n)])),
+          dir,
+          meta: rec.meta,
+        };
       })();
       this.artifacts.set(key, p);
       p.catch(() => this.artifacts.delete(key));
     }
     return p;
+  }
+
+  /** cache/artifacts/<key>/: the artifact's files under their names, as links into the store. */
+  private async linkArtifact(key: string, files: Record<string, FileRef>): Promise<string> {
+    // Named by the blobs it links to, so a rebuilt artifact never reuses stale links.
+    const dir = path.join(this.store.dir, 'artifacts', hashJson(files as unknown as JsonObject).slice(0, 32));
+    const complete = path.join(dir, '.complete');
+    try {
+      await fsp.access(complete);
+      return dir;
+    } catch {
+      /* build the folder */
+    }
+    const tmp = await this.store.mkTemp('artifact-links');
+    for (const [rel, ref] of Object.entries(files)) {
+      await fsp.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true });
+      await fsp.symlink(this.store.blobs.pathOf(ref.hash), path.join(tmp, rel));
+    }
+    await fsp.writeFile(path.join(tmp, '.complete'), '');
+    await fsp.mkdir(path.dirname(dir), { recursive: true });
+    await fsp.rm(dir, { recursive: true, force: true });
+    try {
+      await fsp.rename(tmp, dir);
+    } catch {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+    return dir;
   }
 
   private async materialize(t: TargetRun, nodeKey: string, item: ItemDesc | undefined, stem: string, rec: ActionRecord, before: Record<string, OutStat> | undefined): Promise<void> {

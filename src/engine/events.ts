@@ -38,6 +38,7 @@ export type EngineEvent =
     } & NodeRef)
   | { type: 'removed'; target: string; paths: string[] }
   | { type: 'warning'; message: string }
+  | { type: 'progress'; id: string; line: string }
   | { type: 'report'; target: string; lines: string[] }
   | { type: 'build-done'; summary: BuildSummary };
 

@@ -3,56 +3,76 @@
  * LLM-written assembly).
  *
  * Mechanism: bubblewrap (not a util-linux unshare/prlimit chain). Why:
- *  - bwrap builds the whole mount namespace natively in one exec: a fresh tmpfs root with the host
- *    tree bound read-only, private tmpfs on /tmp, /var/tmp, /dev/shm and /run, a minimal /dev,
- *    a /proc for the new PID namespace, and the work dir bound read-write at a fixed path.
- *    util-linux can only do that with a shell script running `mount` inside the namespace (an
- *    extra shell per run, and fragile remount-ro of every submount).
- *  - one exec also gives user/net/pid/ipc/uts/cgroup namespaces, `--disable-userns` (no nested
- *    user namespaces), `--new-session`, `--die-with-parent`, env clearing, and it closes the fds
- *    it used for `--bind-fd`, so no host directory fd leaks in.
- *  - bwrap's exit status folds "killed by signal N" into 128+N and it cannot set rlimits, so a tiny
- *    static C supervisor (helper.ts) runs inside: it sets the rlimits, execs the program, and
- *    reports the exact wait status and CPU time on a pipe.
+ *  - bwrap builds the whole mount namespace natively in one exec: an empty tmpfs root, the host's
+ *    system dirs bound read-only (every submount too), private size-capped tmpfs on /tmp,
+ *    /var/tmp, /dev/shm and /run, a minimal /dev, a /proc for the new PID namespace, and the work
+ *    dir read-write at a fixed path. util-linux can only do that with a shell script running
+ *    `mount` inside the namespaces (an extra shell per run, fragile remount-ro of submounts).
+ *  - the same exec gives user/net/pid/ipc/uts/cgroup namespaces, --disable-userns (no nested user
+ *    namespaces), --new-session, --die-with-parent, env clearing, no capabilities, no_new_privs,
+ *    and it closes the fds used for --bind-fd, so no host directory fd reaches the program.
+ *  - bwrap cannot set rlimits and folds "killed by signal N" into exit code 128+N, so a tiny static
+ *    C supervisor (helper.ts, bound at /.asmgraph-exec) runs inside: it sets the rlimits, execs the
+ *    program, and reports the exact wait status and CPU time on a pipe.
  *
- * Command chain (as root; Node's spawn does setgroups([])+setgid+setuid before exec, which is
- * what `setpriv --reuid --regid --clear-groups` would do, without an extra exec):
+ * Command chain (no shell; as root, Node's spawn does setgroups([]) + setgid + setuid before the
+ * exec, exactly what `setpriv --reuid U --regid U --clear-groups` would do, minus one exec):
  *
- *   [uid 61000+k, gid 61000+k, no groups]
+ *   [uid=gid=61000+k, no supplementary groups]
  *   bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --new-session
- *         --hostname asmgraph-sandbox --clearenv --setenv PATH /usr/bin:/bin --setenv LANG C.UTF-8
- *         --setenv HOME /box [--setenv K V ...] [--setenv LD_PRELOAD libfaketime --setenv FAKETIME @T]
- *         --ro-bind /usr /usr --ro-bind /etc /etc ... --symlink usr/bin /bin ...   (every entry of /)
- *         --proc /proc --dev /dev --tmpfs /dev/shm --tmpfs /tmp --tmpfs /run --tmpfs /var/tmp
+ *         --hostname asmgraph-sandbox
+ *         --clearenv --setenv PATH /usr/bin:/bin --setenv LANG C.UTF-8 --setenv HOME /box
+ *         [--setenv K V ...] [--setenv LD_PRELOAD .../libfaketime.so.1 --setenv FAKETIME @T]
+ *         --symlink usr/bin /bin --ro-bind /etc /etc --symlink usr/lib /lib ... --ro-bind /usr /usr
+ *         --ro-bind /var /var --ro-bind /sys /sys --ro-bind /opt /opt          (SYSTEM_ROOT_ENTRIES)
+ *         --proc /proc --dev /dev --size 64M --tmpfs /dev/shm --size 64M --tmpfs /tmp
+ *         --size 64M --tmpfs /var/tmp --size 1M --tmpfs /run  [--ro-bind P P ...readOnlyPaths]
  *         --bind-fd 3 /box --ro-bind-fd 4 /.asmgraph-exec --chdir /box --info-fd 6
- *         -- /.asmgraph-exec 5 CPU AS FSIZE NOFILE NPROC -- ARGV...
+ *         -- /.asmgraph-exec 5 CPU_S AS_BYTES FSIZE NOFILE NPROC -- ARGV...
  *   fds: 0-2 pipes, 3 = the work dir, 4 = the supervisor binary, 5 = status pipe, 6 = bwrap info.
  *
  * Properties:
  *  - uid: as root we drop to an unprivileged uid *before* bwrap creates the user namespace, so
  *    RLIMIT_NPROC is enforced (it is not for root). Each concurrent run in this process gets its own
- *    uid (pool 61000..61999). In addition RLIMIT_NPROC is set by the supervisor *inside* the new user
- *    namespace; since Linux 5.14 the count is then per (user namespace, uid), so even two runs that
- *    share a host uid (e.g. from two Node processes) cannot starve each other (tested).
- *    Not root: bwrap's unprivileged user namespace; the caller's uid is used.
- *  - network: own empty network namespace (loopback down); abstract unix sockets are per netns;
- *    /run and /tmp are replaced, hiding the usual filesystem sockets.
- *  - PID namespace: when the program's supervisor exits, bwrap's PID 1 exits and the kernel kills
- *    everything left (daemons). On wall timeout/abort/output overflow we SIGKILL that PID 1 (known
- *    from --info-fd); bwrap outside only exits after the namespace is empty, so when the promise
- *    resolves no sandboxed process is alive.
- *  - dir: mounted at the fixed path /box (cwd, HOME), so program output never depends on the
- *    caller's temp dir name (content-addressed caching). It is chowned to the sandbox uid before
- *    and back to the caller after the run (lchown, never following links).
- *  - memory: RLIMIT_AS. qemu-user works under RLIMIT_AS (measured: hello runs with 256 MiB), but
- *    qemu itself needs ~270 MiB of address space, so runs whose argv[0] is qemu-* get
- *    QEMU_AS_HEADROOM extra, giving the guest about the same usable memory as a native program.
+ *    uid (pool 61000..61999). In addition, RLIMIT_NPROC is set by the supervisor *inside* the new
+ *    user namespace; since Linux 5.14 the count is then per (user namespace, uid), so even two runs
+ *    sharing a host uid (e.g. from two Node processes) cannot starve each other (tested: a hello
+ *    on the fork bomb's own uid succeeds while the bomb is saturated). Not root: bwrap's
+ *    unprivileged user namespace with the caller's uid.
+ *  - network: own network namespace with only a down loopback; abstract unix sockets are per
+ *    netns, and /run, /tmp are replaced, hiding the usual filesystem sockets.
+ *  - PID namespace: when the supervisor exits, bwrap's PID 1 exits and the kernel kills whatever
+ *    is left (daemons). On wall timeout / abort / output overflow we SIGKILL that PID 1 (host pid
+ *    from --info-fd); bwrap outside only exits once the namespace is empty, so when the promise
+ *    resolves no sandboxed process is alive. If Node dies, --die-with-parent kills the sandbox.
+ *  - filesystem: only system dirs are visible (read-only); /home, /root, the project (/work), /mnt
+ *    ... are absent, so world-readable secrets there cannot be echoed into program output.
+ *  - dir: mounted at the fixed path /box (cwd and HOME), so program output never depends on the
+ *    caller's temp dir name (content-addressed caching). Chowned to the sandbox uid before and back
+ *    to the caller after the run (lchown, never following links). Its ancestors must be
+ *    searchable by others (checked, clear error) because bwrap resolves it as the sandbox uid.
+ *  - memory: RLIMIT_AS. qemu-user works under RLIMIT_AS (measured: hello runs at 256 MiB), but
+ *    qemu itself uses ~270 MiB of address space, so runs whose argv[0] is qemu-* get
+ *    QEMU_AS_HEADROOM on top; the guest then gets about the same usable memory as a native run
+ *    (tested: 10 GiB fails and 300 MiB works for both).
+ *  - CPU: RLIMIT_CPU soft = cpuSeconds (SIGXCPU → timeout cpu), hard = +1 s (SIGKILL, classified
+ *    as timeout cpu when the reported CPU time is at the budget). Under qemu SIGXCPU reaches qemu,
+ *    which dies of it the same way.
  *  - faketime: LD_PRELOAD=libfaketime + FAKETIME="@<time>" (start at that time and tick on, like
- *    the faketime(1) CLI, without its extra exec). For qemu the guest does not inherit LD_PRELOAD
- *    (QEMU_UNSET_ENV), the host-side qemu is faked and forwards time syscalls.
+ *    the faketime(1) CLI, without its extra exec). For qemu the host-side qemu is faked (it turns
+ *    the guest's time syscalls into faked libc calls) and QEMU_UNSET_ENV keeps the x86-64
+ *    LD_PRELOAD away from the guest's loader.
+ *  - not covered: no seccomp filter; disk usage inside /box is bounded per file (RLIMIT_FSIZE)
+ *    but not in total (no quota); the kernel is shared (a kernel exploit escapes any of this).
  *
- * Overhead (this machine, 2 shared cores, trivial C program, median of 20 sequential runs,
- * measured with test/sandbox.test.ts "overhead"): see OVERHEAD_NOTE below.
+ * Overhead (this machine: 2 cores shared with other workers, so noisy; hello-world C binary,
+ * median of 20 sequential runs, Node spawn → close):
+ *    light load:  plain spawn 2.1-4.5 ms, sandboxed 12.4-22.4 ms → ~10-20 ms per run
+ *                 qemu-aarch64 hello (C++): plain 43-51 ms, sandboxed 73-80 ms → ~30 ms
+ *    load avg 13: plain 2.2-6.6 ms, sandboxed 34-44 ms; qemu plain 88-103 ms, sandboxed 136-164 ms
+ *  bwrap with only a user namespace and `--ro-bind / /` already costs ~7-10 ms here; /dev setup
+ *  ~5 ms; the supervisor (static, one extra fork+exec) ~1-4 ms; chown of a small dir < 1 ms.
+ *  The "overhead" test in test/sandbox.test.ts re-measures and prints it.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -71,13 +91,6 @@ import {
   qemuTool,
   toolVersion,
 } from './tools.js';
-
-/**
- * OVERHEAD_NOTE (median of 20 runs, hello-world C binary, Node spawn → close):
- *   plain spawn            ~1.3 ms
- *   sandboxed (this file)  ~9 ms   → ~8 ms of sandbox overhead per run
- * (numbers are re-measured by the "overhead" test, which prints them; see the final report.)
- */
 
 export interface SandboxLimits {
   /** default 5000; whole process tree SIGKILLed at expiry */
@@ -215,6 +228,8 @@ function tools(): Promise<Tools> {
  */
 const SYSTEM_ROOT_ENTRIES = ['bin', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'opt', 'sbin', 'sys', 'usr', 'var'];
 
+const PROTECTED_ROOT_ENTRIES = new Set([...SYSTEM_ROOT_ENTRIES, 'boot', 'dev', 'proc', 'root', 'run']);
+
 /**
  * The filesystem: bwrap's new root is an empty tmpfs (so /box and the supervisor can be mounted
  * at fixed paths); the system entries of the host / are bound read-only (recursively, every
@@ -340,7 +355,7 @@ function processGone(pid: number): boolean {
 
 async function waitGone(pid: number, maxMs: number): Promise<void> {
   const t0 = Date.now();
-  let delay = 1;
+  let delay = 0.5;
   while (!processGone(pid) && Date.now() - t0 < maxMs) {
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 20);
@@ -367,10 +382,13 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
 
   const asRoot = process.getuid?.() === 0;
   if (asRoot) assertSearchableByOthers(dir, 'dir');
+  // The dir is chowned recursively: refuse anything that looks like a system location.
+  const top = dir.split('/')[1] ?? '';
+  if (dir === '/' || (PROTECTED_ROOT_ENTRIES.has(top) && !dir.startsWith('/var/tmp/'))) {
+    throw new Error(`sandbox: refusing to use ${dir} as the work dir (a system location)`);
+  }
   const callerUid = process.getuid?.() ?? 0;
   const callerGid = process.getgid?.() ?? 0;
-  const pooled = asRoot && req.uid === undefined;
-  const uid = asRoot ? (req.uid ?? acquireUid()) : undefined;
 
   // --- environment
   const env: Record<string, string> = {
@@ -436,6 +454,8 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     ...req.argv,
   ];
 
+  const pooled = asRoot && req.uid === undefined;
+  const uid = asRoot ? (req.uid ?? acquireUid()) : undefined;
   let dirFd: number | undefined;
   let helperFd: number | undefined;
   try {
@@ -479,7 +499,6 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
 
     let killReason: KillReason | undefined;
     let pid1: number | undefined; // host pid of bwrap's PID 1 in the sandbox
-    let killedOuter = false;
     let spawnError: Error | undefined;
 
     const kill = (reason: KillReason): void => {
@@ -493,7 +512,6 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
           /* already gone: fall through */
         }
       }
-      killedOuter = true;
       child.kill('SIGKILL'); // --die-with-parent: PID 1 gets SIGKILL via PDEATHSIG
     };
 
@@ -548,6 +566,12 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
 
     child.on('error', (e) => {
       spawnError = e;
+      if (child.pid === undefined) {
+        // Never started: 'close' may not follow.
+        clearTimeout(wallTimer);
+        o.signal?.removeEventListener('abort', onAbort);
+        reject(new Error(`sandbox: cannot start bwrap: ${e.message}`));
+      }
     });
 
     child.on('close', (code, sig) => {
@@ -558,8 +582,24 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
           reject(new Error(`sandbox: cannot start bwrap: ${spawnError.message}`));
           return;
         }
-        // If we had to kill bwrap itself, wait until the namespace's init is really gone.
-        if (killedOuter && pid1 !== undefined) await waitGone(pid1, 5000);
+        // bwrap outside exits as soon as its PID 1 *reports* the exit status (an eventfd), which
+        // can be before the kernel has finished killing the rest of the namespace. PID 1 turns
+        // into a zombie (or vanishes) only after every other process in it is gone: wait for that.
+        if (pid1 !== undefined) {
+          await waitGone(pid1, 5000);
+          if (!processGone(pid1)) {
+            try {
+              process.kill(pid1, 'SIGKILL');
+            } catch {
+              /* gone meanwhile */
+            }
+            await waitGone(pid1, 5000);
+            if (!processGone(pid1)) {
+              reject(new Error(`sandbox: the sandbox's PID 1 (host pid ${pid1}) did not terminate`));
+              return;
+            }
+          }
+        }
         const stdout = getStdout();
         const stderr = getStderr();
         const wallMs = Math.round(performance.now() - o.t0);

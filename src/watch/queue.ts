@@ -12,7 +12,7 @@ export class ChangeQueue {
 
   constructor(
     private readonly onDue: () => void,
-    private readonly quietMs = 40,
+    private readonly quietMs = 30,
     private readonly maxWaitMs = 400,
   ) {}
 
@@ -26,6 +26,11 @@ export class ChangeQueue {
     this.last = now;
     this.pending.add(rel);
     this.arm();
+  }
+
+  /** Drops a pending change that turned out to be already built. */
+  forget(rel: string): void {
+    if (this.pending.delete(rel) && this.pending.size === 0) this.take();
   }
 
   /** (Re)starts the timer for the pending changes, if any. */

@@ -9,6 +9,9 @@ type NodeDone = Extract<EngineEvent, { type: 'node-done' }>;
 
 const MAX_ITEMS = 20;
 const MAX_CHANGED = 6;
+/** More fine items than this are summarized after the first MAX_OK_SHOWN. */
+const MAX_OK = 8;
+const MAX_OK_SHOWN = 4;
 
 export interface CycleFacts {
   changed: string[];
@@ -113,12 +116,14 @@ export function formatCycle(log: CycleLog, f: CycleFacts, verbosity: 'quiet' | '
   const problems = rows.filter((r) => r.bad).length;
   const lines = [head];
   if (verbosity === 'quiet' && problems === 0 && !s?.failed.length) return [];
-  const shown = verbosity === 'quiet' ? rows.filter((r) => r.bad) : rows;
-  const width = Math.min(40, Math.max(0, ...shown.slice(0, MAX_ITEMS).map((r) => r.label.length)));
-  for (const r of shown.slice(0, MAX_ITEMS)) {
-    lines.push(`  ${r.label.padEnd(width)}  ${r.text}`);
-  }
-  if (shown.length > MAX_ITEMS) lines.push(`  … and ${shown.length - MAX_ITEMS} more items`);
+  // Problems always (up to MAX_ITEMS); fine items in full only when there are few of them.
+  const bad = rows.filter((r) => r.bad);
+  const good = verbosity === 'quiet' ? [] : rows.filter((r) => !r.bad);
+  const shown = [...bad.slice(0, MAX_ITEMS), ...good.slice(0, good.length > MAX_OK ? MAX_OK_SHOWN : MAX_OK)];
+  const width = Math.min(40, Math.max(0, ...shown.map((r) => r.label.length)));
+  for (const r of shown) lines.push(`  ${r.label.padEnd(width)}  ${r.text}`);
+  if (bad.length > MAX_ITEMS) lines.push(`  … and ${bad.length - MAX_ITEMS} more rejected or failed items`);
+  if (good.length > MAX_OK) lines.push(`  … and ${good.length - MAX_OK_SHOWN} more items ✓`);
   for (const e of whole) {
     if (!isTouched(e) && !isBad(e)) continue;
     if (verbosity === 'quiet' && !isBad(e)) continue;

@@ -1,0 +1,153 @@
+/**
+ * `compile`: C++ → assembly with `g++ -S`, one item per program, optionally cleaned.
+ *
+ * Every program is compiled as `prog.cpp` in an empty temp folder, so `.file` never leaks a
+ * path and identical programs share one cache entry. When a program's first line includes a
+ * heavy standard header, a precompiled header for (toolchain, flags, header) is used — itself a
+ * cached artifact; GCC gives byte-identical assembly with it (test/gxx.test.ts proves it).
+ *
+ * `clean` cuts tokens: first the toolchain's cleanFlags (-fno-asynchronous-unwind-tables,
+ * -fcf-protection=none, -fno-ident), then text filters. `.cfi_*` lines are only stripped from
+ * programs that throw and catch nothing themselves. A cleaned file is only a candidate: the
+ * `validate` kind accepts it only if it passes, and otherwise keeps the raw one.
+ */
+import type { JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
+import { allFilters, cleanAsm, countTokens, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
+import { compileToAsm } from './lib/gxx.js';
+import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
+import { loadToolchain, toolchainIdentity, type Toolchain } from './lib/toolchain.js';
+
+export interface CompileParams {
+  toolchain?: string;
+  opt?: string;
+  flags?: string[];
+  pch?: boolean;
+  clean?: boolean | { flags?: boolean; filters?: boolean | Filter[] };
+}
+
+export const OPT_LEVELS = ['O0', 'O1', 'O2', 'O3', 'Os', 'Og'];
+
+/** Parameters shared by compile and validate: they must agree for a validation to mean anything. */
+export const toolchainParamsSchema: JsonObject = {
+  toolchain: { type: 'string', description: 'Toolchain name: a file in toolchain/ (default x86_64).' },
+  opt: { enum: OPT_LEVELS, description: 'Optimisation level (default O0, as the seed).' },
+  flags: { type: 'array', items: { type: 'string' }, description: 'Extra compiler flags.' },
+};
+
+export function compileFlags(tc: Toolchain, p: CompileParams): string[] {
+  const clean = normaliseClean(p.clean);
+  return [`-${p.opt ?? 'O0'}`, ...(p.flags ?? []), ...(clean.flags ? tc.cleanFlags : [])];
+}
+
+function normaliseClean(c: CompileParams['clean']): { flags: boolean; filters: Filter[] } {
+  if (!c) return { flags: false, filters: [] };
+  if (c === true) return { flags: true, filters: [...FILTERS] };
+  const filters = c.filters === undefined || c.filters === true ? [...FILTERS] : c.filters === false ? [] : c.filters;
+  return { flags: c.flags ?? true, filters };
+}
+
+/** True if the program itself throws or catches (comments and literals ignored). */
+export function programUsesExceptions(src: string): boolean {
+  const code = src
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ')
+    .replace(/"(?:\\.|[^"\\\n])*"/g, '""')
+    .replace(/'(?:\\.|[^'\\\n])*'/g, "''");
+  return /\b(try|catch|throw)\b|\b__cpp_exceptions\b|\b__EXCEPTIONS\b/.test(code);
+}
+
+/** A program is text: valid UTF-8 without NUL bytes. */
+export function textProblem(bytes: Buffer): string | undefined {
+  if (bytes.includes(0)) return 'contains NUL bytes: a binary file, not C++ source';
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return 'is not valid UTF-8 text';
+  }
+  return undefined;
+}
+
+export async function toolchainFor(ctx: { projectRoot: string; params: JsonObject }): Promise<Toolchain> {
+  return loadToolchain(ctx.projectRoot, String(ctx.params.toolchain ?? 'x86_64'));
+}
+
+/** A precompiled header folder for this program, or undefined (no heavy first include, or it failed). */
+export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], src: string): Promise<string | undefined> {
+  const header = pchHeaderFor(src, DEFAULT_PCH_HEADERS);
+  if (!header) return undefined;
+  const art = await ctx.artifact('pch', { toolchain: ctx.identity.toolchain ?? null, flags, header, pchVersion: '1' }, async (dir) => {
+    const r = await buildPch(tc, flags, header, dir, ctx.signal);
+    if (!r.ok) return { files: [], meta: { failed: r.stderr.slice(0, 2000) } };
+    return { files: [`${header}.gch`, header] };
+  });
+  return art.meta.failed ? undefined : art.dir;
+}
+
+export const compileKind: MapKind = {
+  name: 'compile',
+  version: '1',
+  mode: 'map',
+  pool: 'cpu',
+  description: 'C++ → assembly with g++ -S (fixed file name, precompiled headers, optional cleaning).',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...toolchainParamsSchema,
+      pch: { type: 'boolean', description: 'Use precompiled headers when they apply (default true).' },
+      clean: {
+        description: 'Cut noise: true for all flags and filters, or pick.',
+        oneOf: [
+          { type: 'boolean' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              flags: { type: 'boolean', description: "The toolchain's cleanFlags (default true)." },
+              filters: {
+                oneOf: [{ type: 'boolean' }, { type: 'array', items: { enum: [...FILTERS] } }],
+                description: `Text filters: ${FILTERS.join(', ')} (default all).`,
+              },
+            },
+          },
+        ],
+      },
+    },
+  },
+  reads: { from: ['src'] },
+  outputs: () => [{ name: 's', ext: '.s' }],
+  async prepare(ctx) {
+    const tc = await toolchainFor(ctx);
+    return { toolchain: await toolchainIdentity(tc) };
+  },
+  async run(input: MapInput, ctx: RunContext): Promise<TaskResult> {
+    const p = ctx.params as CompileParams;
+    const from = input.inputs.from;
+    if (!from?.files.src) return { status: 'rejected', reason: 'no-source', message: 'the input item has no src file' };
+    const bytes = await ctx.read(from.files.src);
+    const problem = textProblem(bytes);
+    if (problem) return { status: 'rejected', reason: 'not-text', message: `${input.item.key} ${problem}` };
+    const src = bytes.toString('utf8');
+    const tc = await toolchainFor(ctx);
+    const flags = compileFlags(tc, p);
+    const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
+    const r = await compileToAsm({ tc, source: src, flags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
+    if (!r.ok) return { status: 'rejected', reason: 'compile-error', message: r.stderr.trim() };
+    if (r.stderr.trim()) ctx.log(r.stderr.trim());
+    const clean = normaliseClean(p.clean);
+    let asm = r.asm;
+    const meta: JsonObject = { pch: pchDir ? (pchHeaderFor(src) ?? null) : null };
+    if (clean.filters.length) {
+      const noExceptions = !programUsesExceptions(src);
+      const opts: CleanOptions = { noExceptions };
+      const all = allFilters(noExceptions);
+      for (const f of FILTERS) opts[f] = clean.filters.includes(f) && !!all[f];
+      const c = cleanAsm(asm, opts);
+      asm = c.asm;
+      meta.removedLines = Object.values(c.removed).reduce((a, b) => a + b, 0);
+      if (Object.keys(c.refused).length) meta.refused = Object.keys(c.refused).join(',');
+    }
+    meta.tokens = countTokens(asm);
+    return { status: 'ok', files: { s: asm }, meta };
+  },
+};

@@ -1,0 +1,238 @@
+/**
+ * `validate`: does the assembly assemble, link and run like the C++?
+ *
+ * The reference is the C++ built directly by the same toolchain and flags, run in the sandbox
+ * with the declared stdin. It is built twice — with -ftrivial-auto-var-init=zero and =pattern
+ * (uninitialised reads show up as different output) — and the two runs see different clocks
+ * (faketime), so a program whose output depends on either is `nondeterministic`. The reference
+ * is a cached artifact per (toolchain, flags, program, stdin, limits): re-validating a changed
+ * .s does not rebuild it.
+ *
+ * The candidate (`from`, usually the cleaned .s) is assembled and linked as the seed did
+ * (`g++ prog.s -o prog`) and run the same way. If it fails and a `raw` input is given (the
+ * uncleaned .s), the raw one is validated instead and, if it passes, kept with the reason the
+ * cleaned one was refused.
+ *
+ * Verdicts: ok, compile-error, assemble-error, link-error, crash, timeout, output-mismatch,
+ * nondeterministic, output-too-large — each with the tool's message.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
+import { runSandboxed, sandboxIdentity, type SandboxLimits, type SandboxResult } from '../src/sandbox/index.js';
+import { countTokens } from './lib/asm-clean.js';
+import { buildExecutable, buildFromAsm } from './lib/gxx.js';
+import { compileFlags, pchFor, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './compile.js';
+import { toolchainIdentity, type Toolchain } from './lib/toolchain.js';
+
+export const VERDICTS = [
+  'ok', 'compile-error', 'assemble-error', 'link-error', 'crash', 'timeout', 'output-mismatch', 'nondeterministic', 'output-too-large',
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+interface ValidateParams extends CompileParams {
+  stdin?: string;
+  timeoutMs?: number;
+  compareExitCode?: boolean;
+  nondeterminism?: boolean;
+  memoryMB?: number;
+}
+
+interface RunVerdict {
+  verdict: Verdict;
+  message: string;
+  stdout: Buffer;
+  exitCode: number | null;
+}
+
+const CLOCK_A = '2001-02-03 04:05:06';
+const CLOCK_B = '2019-11-12 13:14:15';
+
+export const validateKind: MapKind = {
+  name: 'validate',
+  version: '1',
+  mode: 'map',
+  pool: 'cpu',
+  description: 'Assemble, link and run the assembly in the sandbox; compare with the C++ reference.',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...toolchainParamsSchema,
+      stdin: { type: 'string', description: 'Standard input for every run (default empty).' },
+      timeoutMs: { type: 'integer', minimum: 100, description: 'Wall-clock limit per run (default 5000).' },
+      memoryMB: { type: 'integer', minimum: 16, description: 'Address-space limit per run (default 1024).' },
+      compareExitCode: { type: 'boolean', description: 'Exit codes must match too (default true).' },
+      nondeterminism: { type: 'boolean', description: 'Detect time- and uninitialised-memory-dependent output (default true).' },
+    },
+  },
+  reads: { from: ['s'], raw: ['s'], source: ['src'] },
+  outputs: () => [
+    { name: 's', ext: '.s' },
+    { name: 'expected', ext: '.expected.txt' },
+  ],
+  async prepare(ctx) {
+    const tc = await toolchainFor(ctx);
+    return { toolchain: await toolchainIdentity(tc), sandbox: await sandboxIdentity() };
+  },
+  async run(input: MapInput, ctx: RunContext): Promise<TaskResult> {
+    const p = ctx.params as ValidateParams;
+    const source = input.inputs.source;
+    const cand = input.inputs.from;
+    if (!source?.files.src) return { status: 'rejected', reason: 'no-source', message: 'validate needs `with: {source: <programs>}` to build the reference' };
+    if (!cand?.files.s) return { status: 'rejected', reason: 'no-assembly', message: 'the input item has no .s file' };
+    const srcBytes = await ctx.read(source.files.src);
+    const problem = textProblem(srcBytes);
+    if (problem) return { status: 'rejected', reason: 'not-text', message: `source ${problem}` };
+    const src = srcBytes.toString('utf8');
+    const tc = await toolchainFor(ctx);
+    const limits: Partial<SandboxLimits> = {
+      wallMs: p.timeoutMs ?? 5000,
+      cpuSeconds: Math.max(1, Math.ceil((p.timeoutMs ?? 5000) / 1000)),
+      memoryBytes: (p.memoryMB ?? 1024) * 1024 * 1024,
+    };
+
+    const ref = await reference(ctx, tc, p, src, limits);
+    const expected = ref.stdout;
+    if (ref.verdict !== 'ok') {
+      return { status: 'rejected', reason: ref.verdict, message: `the C++ program itself: ${ref.message}`, files: { expected } };
+    }
+
+    const asm = (await ctx.read(cand.files.s)).toString('utf8');
+    const first = await runCandidate(ctx, tc, p, asm, ref, limits);
+    const rawRef = input.inputs.raw?.files.s;
+    const tokens = countTokens(asm);
+    if (first.verdict === 'ok') {
+      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens };
+      if (rawRef) meta.tokensRaw = countTokens((await ctx.read(rawRef)).toString('utf8'));
+      return { status: 'ok', files: { s: asm, expected }, meta };
+    }
+    if (rawRef && rawRef.hash !== cand.files.s.hash) {
+      const raw = (await ctx.read(rawRef)).toString('utf8');
+      const second = await runCandidate(ctx, tc, p, raw, ref, limits);
+      if (second.verdict === 'ok') {
+        ctx.log(`cleaned assembly refused (${first.verdict}): ${first.message}`);
+        const rawTokens = countTokens(raw);
+        return {
+          status: 'ok',
+          files: { s: raw, expected },
+          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens },
+        };
+      }
+      return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected } };
+    }
+    return { status: 'rejected', reason: first.verdict, message: first.message, files: { expected } };
+  },
+};
+
+interface Reference extends RunVerdict {
+  runMs?: number;
+}
+
+/** The C++ program's own behaviour: a cached artifact per (toolchain, flags, source, stdin, limits). */
+async function reference(ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, limits: Partial<SandboxLimits>): Promise<Reference> {
+  const flags = compileFlags(tc, { ...p, clean: false });
+  const nondet = p.nondeterminism !== false;
+  const art = await ctx.artifact(
+    'reference',
+    { toolchain: ctx.identity.toolchain ?? null, sandbox: ctx.identity.sandbox ?? null, flags, src, stdin: p.stdin ?? '', limits: limits as JsonObject, nondet, version: '1' },
+    async (dir) => {
+      const pchDir = await pchFor(ctx, tc, flags, src);
+      const variants = nondet ? [['-ftrivial-auto-var-init=zero', CLOCK_A], ['-ftrivial-auto-var-init=pattern', CLOCK_B]] : [[undefined, undefined]];
+      const runs: RunVerdict[] = [];
+      for (const [initFlag, clock] of variants) {
+        const work = await fsp.mkdtemp(path.join(dir, 'build-'));
+        const b = await buildExecutable(tc, src, initFlag ? [...flags, initFlag] : flags, { dir: work, pchDir, signal: ctx.signal });
+        if (!b.ok) {
+          await fsp.writeFile(path.join(dir, 'stdout'), '');
+          return { files: ['stdout'], meta: { verdict: 'compile-error', message: b.stderr.trim().slice(0, 4000), exitCode: null } };
+        }
+        runs.push(await runProgram(ctx, tc, b.exePath, p, limits, clock));
+      }
+      const [a, b] = runs;
+      let verdict: Verdict = a.verdict;
+      let message = a.message;
+      if (b && a.verdict === 'ok' && (b.verdict !== 'ok' || !a.stdout.equals(b.stdout) || a.exitCode !== b.exitCode)) {
+        verdict = 'nondeterministic';
+        message = `output changes between runs (uninitialised memory or the clock): ${describeDiff(a, b)}`;
+      }
+      await fsp.writeFile(path.join(dir, 'stdout'), a.stdout);
+      return { files: ['stdout'], meta: { verdict, message, exitCode: a.exitCode } };
+    },
+  );
+  return {
+    verdict: art.meta.verdict as Verdict,
+    message: String(art.meta.message ?? ''),
+    stdout: await fsp.readFile(art.paths.stdout),
+    exitCode: art.meta.exitCode as number | null,
+  };
+}
+
+async function runCandidate(ctx: RunContext, tc: Toolchain, p: ValidateParams, asm: string, ref: Reference, limits: Partial<SandboxLimits>): Promise<RunVerdict> {
+  const work = await ctx.tmpdir();
+  const b = await buildFromAsm(tc, asm, { dir: work, signal: ctx.signal });
+  if (!b.ok) {
+    return { verdict: b.stage === 'assemble' ? 'assemble-error' : 'link-error', message: b.stderr.trim(), stdout: Buffer.alloc(0), exitCode: null };
+  }
+  const run = await runProgram(ctx, tc, b.exePath, p, limits, p.nondeterminism === false ? undefined : CLOCK_A);
+  if (run.verdict !== 'ok') return run;
+  const exitMatters = p.compareExitCode !== false;
+  if (!run.stdout.equals(ref.stdout) || (exitMatters && run.exitCode !== ref.exitCode)) {
+    return { ...run, verdict: 'output-mismatch', message: describeDiff(ref, run) };
+  }
+  return run;
+}
+
+/** Runs a built program in the sandbox, in a fresh folder holding only the executable. */
+async function runProgram(ctx: RunContext, tc: Toolchain, exe: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock?: string): Promise<RunVerdict> {
+  const box = await ctx.tmpdir();
+  await fsp.copyFile(exe, path.join(box, 'prog'));
+  await fsp.chmod(path.join(box, 'prog'), 0o755);
+  const r: SandboxResult = await runSandboxed({
+    argv: [...tc.run, './prog'],
+    dir: box,
+    stdin: p.stdin ?? '',
+    faketime: clock,
+    limits,
+    signal: ctx.signal,
+  });
+  const o = r.outcome;
+  switch (o.kind) {
+    case 'exited':
+      return { verdict: 'ok', message: '', stdout: r.stdout, exitCode: o.code };
+    case 'signaled':
+      return { verdict: 'crash', message: `killed by ${o.signal}${stderrTail(r)}`, stdout: r.stdout, exitCode: null };
+    case 'timeout':
+      return { verdict: 'timeout', message: `exceeded the ${o.limit === 'cpu' ? 'CPU' : 'wall-clock'} limit (${limits.wallMs} ms)`, stdout: r.stdout, exitCode: null };
+    case 'output-too-large':
+      return { verdict: 'output-too-large', message: `${o.stream} exceeded the output limit`, stdout: Buffer.alloc(0), exitCode: null };
+    case 'aborted':
+      throw new Error('interrupted');
+  }
+}
+
+function stderrTail(r: SandboxResult): string {
+  const t = r.stderr.toString('utf8').trim();
+  return t ? `: ${firstLines(t, 3)}` : '';
+}
+
+function firstLines(s: string, n: number): string {
+  return s.split('\n').slice(0, n).join('\n');
+}
+
+function quote(s: string): string {
+  const t = s.length > 120 ? `${s.slice(0, 117)}…` : s;
+  return JSON.stringify(t);
+}
+
+/** `expected "1 2 3", got "1 3 2"` at the first differing line, or the exit codes. */
+export function describeDiff(expected: { stdout: Buffer; exitCode: number | null }, got: { stdout: Buffer; exitCode: number | null }): string {
+  if (!expected.stdout.equals(got.stdout)) {
+    const e = expected.stdout.toString('utf8').split('\n');
+    const g = got.stdout.toString('utf8').split('\n');
+    let i = 0;
+    while (i < e.length && i < g.length && e[i] === g[i]) i++;
+    return `line ${i + 1}: expected ${quote(e[i] ?? '<end of output>')}, got ${quote(g[i] ?? '<end of output>')}`;
+  }
+  return `exit code: expected ${expected.exitCode}, got ${got.exitCode}`;
+}
