@@ -20,6 +20,7 @@ import { errorMessage } from './engine/build.js';
 import type { EngineEvent } from './engine/events.js';
 import { type Diagnostic, formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import type { Pipeline } from './pipeline/model.js';
+import type { RunFlags } from './task-api.js';
 import { checkTargets, openPipeline } from './project.js';
 import { ChangeQueue } from './watch/queue.js';
 import { CycleLog, formatCycle } from './watch/report.js';
@@ -29,6 +30,8 @@ export interface WatchOptions {
   jobs?: number;
   json: boolean;
   quiet: boolean;
+  /** `--yes` / `--max-cost` for LLM targets; without them watch mode never spends money. */
+  flags?: RunFlags;
 }
 
 /** A file's identity for "did it change since?": size, times, inode; null when missing. */
@@ -237,8 +240,10 @@ class WatchSession {
 
   private async cycle(changed: string[], initial: boolean): Promise<void> {
     const t0 = Date.now();
+    let reloaded = false;
     if (changed.includes(this.spec.pipelineRel)) {
       const ok = await this.reload();
+      reloaded = ok;
       // Only the (now invalid) pipeline changed: nothing to build with the old graph.
       if (!ok && changed.every((c) => c === this.spec.pipelineRel)) return;
     }
@@ -265,10 +270,11 @@ class WatchSession {
           done++;
           this.showLive(`building… ${done} nodes done · ${formatMs(Date.now() - t0)}`);
         }
+        if (e.type === 'progress') this.showLive(`building… ${e.id}: ${e.line}`);
       }
     };
     try {
-      await runBuild(this.pipeline, { targets: this.targets, jobs: this.o.jobs, keepGoing: true, signal: ac.signal }, listener);
+      await runBuild(this.pipeline, { targets: this.targets, jobs: this.o.jobs, keepGoing: true, flags: this.o.flags, signal: ac.signal }, listener);
     } catch (err) {
       if (err instanceof PipelineError) error = err.diagnostics.map(formatDiagnostic).join('\n  ');
       else error = errorMessage(err);
@@ -305,11 +311,11 @@ class WatchSession {
         const item = this.spec.itemOf(rel);
         if (item !== undefined && !labels.has(item)) labels.set(item, rel);
       }
-      this.print(formatCycle(log, { changed, deleted, labels, ms, initial, error }, this.o.quiet ? 'quiet' : 'normal'));
+      this.print(formatCycle(log, { changed, deleted, labels, order: new Map([...this.pipeline.targets.keys()].map((t, i) => [t, i])), ms, initial, reloaded, error }, this.o.quiet ? 'quiet' : 'normal'));
     }
   }
 }
 
-export async function watch(file: string | undefined, targets: string[], o: { jobs?: number; json: boolean; quiet: boolean }): Promise<number> {
+export async function watch(file: string | undefined, targets: string[], o: WatchOptions): Promise<number> {
   return new WatchSession(file, targets, o).run();
 }

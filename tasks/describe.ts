@@ -102,10 +102,16 @@ export const describeKind: MapKind = {
     const from = input.inputs.from;
     if (from?.files.prompt) return [`${id}: has a human prompt; nothing to send`];
     if (!from?.files.src) return [`${id}: no source file; would be rejected`];
-    needCapability(providerConfig(p.provider), 'chat', ctx.target);
-    const req = request(p, (await ctx.read(from.files.src)).toString('utf8'));
-    const pt = promptTokens(req.body.messages);
-    return [`${id}: 1 request, ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(req.body.max_tokens)} completion tokens, ${costRange(p.model, pt, req.body.max_tokens, false)}; dry run: nothing sent`];
+    needCapability(providerConfig(p.provider), 'chat');
+    let pt: number;
+    try {
+      pt = promptTokens(request(p, (await ctx.read(from.files.src)).toString('utf8')).body.messages);
+    } catch {
+      // A dry run does not store source files: estimate from the size (~3.5 bytes a token for C++).
+      pt = promptTokens(request(p, '').body.messages) + Math.ceil(from.files.src.size / 3.5);
+    }
+    const max = p.max_tokens ?? 300;
+    return [`${id}: 1 request, ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(max)} completion tokens, ${costRange(p.model, pt, max, false)}; dry run: nothing sent`];
   },
 
   async run(input: MapInput, ctx: RunContext): Promise<TaskResult> {
@@ -116,9 +122,9 @@ export const describeKind: MapKind = {
     }
     if (!from?.files.src) return { status: 'rejected', reason: 'no-source', message: `item ${input.item.key} has no "src" file to describe` };
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, 'chat', ctx.target);
+    needCapability(cfg, 'chat');
     const req = request(p, (await ctx.read(from.files.src)).toString('utf8'));
-    const client = clientFor(cfg, ctx.target);
+    const client = clientFor(cfg);
     const journal = await journalFor(ctx, cfg);
     const key = itemKey(DEFAULT_ENDPOINT, req);
     let completion: ChatCompletion | undefined;
@@ -132,7 +138,7 @@ export const describeKind: MapKind = {
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         const message = redactFor(client, err instanceof Error ? err.message : String(err));
-        if (isInfrastructure(err)) throw new InfraError(`${ctx.target}: ${message}`);
+        if (isInfrastructure(err)) throw new InfraError(`${message}`);
         return { status: 'rejected', reason: 'llm-error', message };
       }
       try {

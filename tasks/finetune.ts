@@ -25,7 +25,7 @@ import {
 } from '../src/task-api.js';
 import {
   clientFor, DEFAULT_POLL_MS, fmtInt, fmtUsd, journalFor, needCapability, pollMsSchema, providerConfig,
-  providerSchema, scrub, tokensOf, type ProviderParams,
+  providerSchema, scrub, taskSignal, tokensOf, type ProviderParams,
 } from './lib/llm-params.js';
 
 export const DEFAULT_FINETUNE_MODEL = 'gpt-4o-mini-2024-07-18';
@@ -96,15 +96,20 @@ export const finetuneKind: ReduceKind = {
   async plan(input: ReduceInput, ctx: PlanContext): Promise<string[]> {
     const p = ctx.params as unknown as FinetuneParams;
     const t = ctx.target;
-    const ds = pickDataset(input, t);
+    const ds = pickDataset(input);
     if ('rejected' in ds) return [`${t}: would be rejected: ${ds.rejected}`];
-    const train = await ctx.read(ds.view.files.train!);
+    let train: Buffer;
+    try {
+      train = await ctx.read(ds.view.files.train!);
+    } catch {
+      return [`${t}: would fine-tune on ${ds.view.key}, which is not stored yet: build it first for a cost estimate`];
+    }
     const check = checkDataset(train, 'train');
     if (check.problems.length) return [`${t}: would be rejected: ${check.problems.join('; ')}`];
     if ((p.backend ?? 'openai') === 'command') {
       return [`${t}: would run the local trainer on ${check.examples} examples (~${fmtInt(check.tokens)} tokens): ${p.command}; no API cost`, `${t}: dry run: nothing run`];
     }
-    needCapability(providerConfig(p.provider), 'fine-tune', t);
+    needCapability(providerConfig(p.provider), 'fine-tune');
     const est = estimate(p, check);
     const v = guard(est, p, ctx.flags);
     return [
@@ -117,7 +122,7 @@ export const finetuneKind: ReduceKind = {
   async run(input: ReduceInput, ctx: RunContext): Promise<TaskResult> {
     const p = ctx.params as unknown as FinetuneParams;
     const t = ctx.target;
-    const ds = pickDataset(input, t);
+    const ds = pickDataset(input);
     if ('rejected' in ds) return { status: 'rejected', reason: 'invalid-dataset', message: ds.rejected };
     const train = await ctx.read(ds.view.files.train!);
     const valid = ds.view.files.valid && ds.view.files.valid.size > 0 ? await ctx.read(ds.view.files.valid) : null;
@@ -137,13 +142,13 @@ export const finetuneKind: ReduceKind = {
     if ((p.backend ?? 'openai') === 'command') return runCommand(p, ctx, dir, trainPath, valid ? validPath : null, check, say);
 
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, 'fine-tune', t);
+    needCapability(cfg, 'fine-tune');
     const est = estimate(p, check);
     const v = guard(est, p, ctx.flags);
-    if (!v.ok) throw new InfraError(`${t}: ${v.message}; nothing was uploaded`, v.hint);
+    if (!v.ok) throw new InfraError(`${v.message}; nothing was uploaded`, v.hint);
     say(`${check.examples} examples, ~${fmtInt(check.tokens)} tokens × ${est.epochs} epochs; ${describeCost(est)}; ${v.why}`);
 
-    const client = clientFor(cfg, t);
+    const client = clientFor(cfg);
     const journal = await journalFor(ctx, cfg);
     const model = p.model ?? DEFAULT_FINETUNE_MODEL;
     const hyperparameters = p.hyperparameters ?? {};
@@ -166,15 +171,15 @@ export const finetuneKind: ReduceKind = {
     try {
       modelId = await runFineTune(client, {
         trainPath, validPath: valid ? validPath : undefined, model, suffix: p.suffix, hyperparameters, seed: p.seed,
-        journal, pollMs: p.pollMs ?? DEFAULT_POLL_MS, onEvent, signal: ctx.signal, retryFailed: p.retryFailed ?? false,
+        journal, pollMs: p.pollMs ?? DEFAULT_POLL_MS, onEvent, signal: taskSignal(ctx.signal), retryFailed: p.retryFailed ?? false,
       });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (err instanceof TrainingNotAvailableError) {
-        throw new InfraError(`${t}: ${err.message}`, `set params.backend: command with a local trainer in params.command (see docs/openai.md)`);
+        throw new InfraError(`${err.message}`, `set params.backend: command with a local trainer in params.command (see docs/openai.md)`);
       }
       if (err instanceof FineTuneError) {
-        throw scrub(new InfraError(`${t}: ${err.message}`, 'fix the dataset or parameters, or set params.retryFailed: true to start a new job'));
+        throw scrub(new InfraError(`${err.message}`, 'fix the dataset or parameters, or set params.retryFailed: true to start a new job'));
       }
       throw scrub(err);
     }
@@ -203,16 +208,16 @@ export const finetuneKind: ReduceKind = {
 };
 
 /** The single dataset item among the inputs. */
-function pickDataset(input: ReduceInput, target: string): { view: ItemView } | { rejected: string } {
+function pickDataset(input: ReduceInput): { view: ItemView } | { rejected: string } {
   const views = Object.values(input.inputs).flat();
   const withTrain = views.filter((v) => v.status === 'ok' && v.files.train);
   if (withTrain.length === 1) return { view: withTrain[0]! };
   if (withTrain.length > 1) {
-    throw new InfraError(`${target}: expected one dataset item with a "train" file, got ${withTrain.length} (${withTrain.map((v) => v.key).join(', ')})`);
+    throw new InfraError(`expected one dataset item with a "train" file, got ${withTrain.length} (${withTrain.map((v) => v.key).join(', ')})`);
   }
   const rejected = views.find((v) => v.status === 'rejected');
   if (rejected) return { rejected: `the dataset ${rejected.key} was rejected: ${rejected.reason ?? ''}` };
-  throw new InfraError(`${target}: "from" must be a dataset target whose item has a "train" file (and optionally "valid")`);
+  throw new InfraError(`"from" must be a dataset target whose item has a "train" file (and optionally "valid")`);
 }
 
 interface DatasetCheck {
@@ -341,7 +346,7 @@ async function runCommand(
   if (res.stderr) ctx.log(res.stderr.trimEnd());
   if (ctx.signal.aborted) throw new Error('interrupted');
   if (res.exitCode !== 0) {
-    throw scrub(new InfraError(`${ctx.target}: the trainer exited with code ${res.exitCode}: ${res.stderr.trim().split('\n').slice(-5).join('\n')}`));
+    throw scrub(new InfraError(`the trainer exited with code ${res.exitCode}: ${res.stderr.trim().split('\n').slice(-5).join('\n')}`));
   }
   let modelId = '';
   try {
@@ -349,7 +354,7 @@ async function runCommand(
   } catch {
     /* reported below */
   }
-  if (!modelId) throw new InfraError(`${ctx.target}: the trainer did not write a model id or path to $OUT`);
+  if (!modelId) throw new InfraError(`the trainer did not write a model id or path to $OUT`);
   return {
     status: 'ok',
     files: { model: `${modelId}\n` },

@@ -11,7 +11,7 @@
  * and the next run re-submits only those.
  */
 import {
-  extractCpp, runBatch, runOnline, sha256,
+  DEFAULT_ENDPOINT, extractCpp, itemKey, runBatch, runOnline, sha256,
   type BatchProgress, type LlmRequest, type LlmResult, type OnlineProgress,
 } from '../src/llm/index.js';
 import {
@@ -21,7 +21,7 @@ import {
 import { chatCost } from './lib/chat-prices.js';
 import {
   clientFor, costRange, DEFAULT_POLL_MS, fmtInt, fmtUsd, journalFor, modeSchema, needCapability, pollMsSchema,
-  promptTokens, providerConfig, providerSchema, scrub, type ChatMessage, type ProviderParams,
+  promptTokens, providerConfig, providerSchema, scrub, taskSignal, type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
 
 export const DEFAULT_GENERATE_SYSTEM =
@@ -103,29 +103,15 @@ export const generateKind: ReduceKind = {
     const p = ctx.params as unknown as GenerateParams;
     const mode = p.mode ?? 'batch';
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, mode === 'batch' ? 'batch' : 'chat', ctx.target);
+    needCapability(cfg, mode === 'batch' ? 'batch' : 'chat');
     const reqs = buildRequests(p);
-    let prompt = 0;
-    let completion = 0;
-    let choices = 0;
-    const costs: string[] = [];
-    const byModel = new Map<string, { prompt: number; completion: number }>();
-    for (const r of reqs) {
-      const b = r.body as ReturnType<typeof requestBody>;
-      const pt = promptTokens(b.messages);
-      prompt += pt;
-      completion += b.n * b.max_tokens;
-      choices += b.n;
-      const m = byModel.get(b.model) ?? { prompt: 0, completion: 0 };
-      m.prompt += pt;
-      m.completion += b.n * b.max_tokens;
-      byModel.set(b.model, m);
-    }
-    for (const [model, m] of byModel) costs.push(`${model}: ${costRange(model, m.prompt, m.completion, mode === 'batch')}`);
+    const est = estimate(reqs, mode === 'batch');
     return [
-      `${ctx.target}: would send ${fmtInt(reqs.length)} request${reqs.length === 1 ? '' : 's'} (${mode} mode) for up to ${fmtInt(choices)} programs`,
-      `${ctx.target}: ~${fmtInt(prompt)} prompt tokens (o200k estimate), at most ${fmtInt(completion)} completion tokens (n × max_tokens)`,
-      ...costs.map((c) => `${ctx.target}: ${c}`),
+      `${ctx.target}: would send ${fmtInt(reqs.length)} ${reqs.length === 1 ? 'request' : 'requests'} (${mode} mode) for up to ${fmtInt(est.choices)} programs`,
+      `${ctx.target}: ~${fmtInt(est.prompt)} prompt tokens (o200k estimate), at most ${fmtInt(est.completion)} completion tokens (n × max_tokens)`,
+      ...est.lines.map((c) => `${ctx.target}: ${c}`),
+      ...(ctx.flags.maxCost !== undefined && est.maxUsd !== null && est.maxUsd > ctx.flags.maxCost
+        ? [`${ctx.target}: would refuse: the upper bound ${fmtUsd(est.maxUsd)} is over --max-cost ${fmtUsd(ctx.flags.maxCost)}`] : []),
       `${ctx.target}: dry run: nothing was sent`,
     ];
   },
@@ -134,22 +120,35 @@ export const generateKind: ReduceKind = {
     const p = ctx.params as unknown as GenerateParams;
     const mode = p.mode ?? 'batch';
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, mode === 'batch' ? 'batch' : 'chat', ctx.target);
+    needCapability(cfg, mode === 'batch' ? 'batch' : 'chat');
     const reqs = buildRequests(p);
-    const client = clientFor(cfg, ctx.target);
+    const client = clientFor(cfg);
     const journal = await journalFor(ctx, cfg);
     const say = (line: string) => {
       ctx.log(line);
       ctx.progress(line);
     };
+    const cap = ctx.flags.maxCost;
+    if (cap !== undefined) {
+      // Only what is not answered yet costs anything: a resumed run is checked on the rest.
+      const answered = await Promise.all(reqs.map((r) => journal.get(itemKey(DEFAULT_ENDPOINT, r))));
+      const est = estimate(reqs.filter((_, i) => !answered[i]), mode === 'batch');
+      if (est.maxUsd !== null && est.maxUsd > cap) {
+        throw new InfraError(
+          `${est.requests} requests could cost up to ${fmtUsd(est.maxUsd)} (${fmtInt(est.prompt)} prompt + at most ${fmtInt(est.completion)} completion tokens), over --max-cost ${fmtUsd(cap)}; nothing was sent`,
+          'raise --max-cost, or lower requests, n or max_tokens',
+        );
+      }
+    }
+    const signal = taskSignal(ctx.signal);
     let results: Map<string, LlmResult>;
     try {
       results = mode === 'batch'
         ? await runBatch(client, reqs, {
-          journal, pollMs: p.pollMs ?? DEFAULT_POLL_MS, signal: ctx.signal, onProgress: batchProgress(say),
+          journal, pollMs: p.pollMs ?? DEFAULT_POLL_MS, signal, onProgress: batchProgress(say),
           metadata: { asmgraph_target: ctx.target.slice(0, 500) },
         })
-        : await runOnline(client, reqs, { journal, concurrency: ctx.concurrency.llm, signal: ctx.signal, onProgress: onlineProgress(say) });
+        : await runOnline(client, reqs, { journal, concurrency: ctx.concurrency.llm, signal, onProgress: onlineProgress(say) });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       throw scrub(err);
@@ -158,13 +157,47 @@ export const generateKind: ReduceKind = {
     if (failed.length) {
       const answered = reqs.length - failed.length;
       throw new InfraError(
-        `${ctx.target}: ${failed.length} of ${reqs.length} requests got no answer (${failed.slice(0, 3).map(([id, r]) => `${id}: ${r.error}`).join('; ')}${failed.length > 3 ? '; ...' : ''})`,
+        `${failed.length} of ${reqs.length} requests got no answer (${failed.slice(0, 3).map(([id, r]) => `${id}: ${r.error}`).join('; ')}${failed.length > 3 ? '; ...' : ''})`,
         `the ${answered} answered are kept in the journal; run the build again to re-submit only the ${failed.length} missing`,
       );
     }
-    return collect(p, mode, reqs, results);
+    return collect(ctx.target, p, mode, reqs, results);
   },
 };
+
+interface Estimate {
+  requests: number;
+  choices: number;
+  prompt: number;
+  /** Upper bound: n × max_tokens per request. */
+  completion: number;
+  /** Upper bound in USD, or null when a model has no known price. */
+  maxUsd: number | null;
+  /** A cost range per model. */
+  lines: string[];
+}
+
+function estimate(reqs: LlmRequest[], batch: boolean): Estimate {
+  const e: Estimate = { requests: reqs.length, choices: 0, prompt: 0, completion: 0, maxUsd: 0, lines: [] };
+  const byModel = new Map<string, { prompt: number; completion: number }>();
+  for (const r of reqs) {
+    const b = r.body as ReturnType<typeof requestBody>;
+    const pt = promptTokens(b.messages);
+    e.prompt += pt;
+    e.completion += b.n * b.max_tokens;
+    e.choices += b.n;
+    const m = byModel.get(b.model) ?? { prompt: 0, completion: 0 };
+    m.prompt += pt;
+    m.completion += b.n * b.max_tokens;
+    byModel.set(b.model, m);
+  }
+  for (const [model, m] of byModel) {
+    e.lines.push(`${model}: ${costRange(model, m.prompt, m.completion, batch)}`);
+    const hi = chatCost(model, m.prompt, m.completion, batch);
+    e.maxUsd = e.maxUsd === null || hi === null ? null : e.maxUsd + hi;
+  }
+  return e;
+}
 
 function requestBody(p: GenerateParams, v: Variant) {
   const system = v.system ?? p.system ?? DEFAULT_GENERATE_SYSTEM;
@@ -209,7 +242,7 @@ interface RejectedChoice {
   excerpt: string;
 }
 
-function collect(p: GenerateParams, mode: string, reqs: LlmRequest[], results: Map<string, LlmResult>): TaskResult {
+function collect(target: string, p: GenerateParams, mode: string, reqs: LlmRequest[], results: Map<string, LlmResult>): TaskResult {
   const items: GeneratedItem[] = [];
   const seen = new Map<string, string>();
   const rejected: RejectedChoice[] = [];
@@ -273,9 +306,9 @@ function collect(p: GenerateParams, mode: string, reqs: LlmRequest[], results: M
     costNote: cost === null ? `no price known for ${p.model}` : mode === 'batch' ? 'Batch API price (50% off), from reported usage' : 'from reported usage',
   };
   const summary = [
-    `generate: ${reqs.length} requests, ${choices} answers → ${items.length} programs` +
+    `${target}: ${plural(reqs.length, 'request')}, ${plural(choices, 'answer')} → ${plural(items.length, 'program')}` +
       `${duplicates ? ` (${duplicates} duplicates merged)` : ''}${rejected.length ? `; ${rejected.length} without C++ (${Object.entries(byReason).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
-    `generate: ${fmtInt(prompt)} prompt + ${fmtInt(completion)} completion tokens${cost !== null ? `, ${fmtUsd(cost)}` : ''}`,
+    `${target}: ${fmtInt(prompt)} prompt + ${fmtInt(completion)} completion tokens${cost !== null ? `, ${fmtUsd(cost)}` : ''}`,
   ];
   return {
     status: 'ok',
@@ -327,3 +360,5 @@ export function onlineProgress(say: (line: string) => void): (e: OnlineProgress)
     if (e.completed % step === 0 || e.completed === e.total) say(`${e.completed}/${e.total} requests answered`);
   };
 }
+
+const plural = (n: number, word: string): string => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;

@@ -17,9 +17,10 @@
  * nondeterministic, output-too-large — each with the tool's message.
  */
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
-import { runSandboxed, sandboxIdentity, type SandboxLimits, type SandboxResult } from '../src/sandbox/index.js';
+import { runSandboxed, sandboxIdentity, setHelperDir, type SandboxLimits, type SandboxResult } from '../src/sandbox/index.js';
 import { countTokens } from './lib/asm-clean.js';
 import { buildExecutable, buildFromAsm } from './lib/gxx.js';
 import { compileFlags, pchFor, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './compile.js';
@@ -72,6 +73,8 @@ export const validateKind: MapKind = {
     { name: 'expected', ext: '.expected.txt' },
   ],
   async prepare(ctx) {
+    // The sandbox's small supervisor binary is cached in the project when the sandbox uid can reach it.
+    if (await reachableByOthers(ctx.projectRoot)) setHelperDir(path.join(ctx.projectRoot, 'cache', 'sandbox'));
     const tc = await toolchainFor(ctx);
     return { toolchain: await toolchainIdentity(tc), sandbox: await sandboxIdentity() };
   },
@@ -183,9 +186,45 @@ async function runCandidate(ctx: RunContext, tc: Toolchain, p: ValidateParams, a
   return run;
 }
 
+let boxParentPromise: Promise<string | undefined> | undefined;
+
+/**
+ * Where sandbox folders go. The sandbox runs as an unprivileged uid, which must be able to reach
+ * the folder: the project's cache/tmp when every folder above it is searchable by others, else a
+ * private folder under the system temp dir (a project under a 0700 home, such as /root).
+ */
+function boxParent(ctx: RunContext): Promise<string | undefined> {
+  boxParentPromise ??= (async () => {
+    if (process.getuid?.() !== 0 || (await reachableByOthers(ctx.projectRoot))) return undefined;
+    const dir = path.join(os.tmpdir(), `asmgraph-boxes-${process.getuid?.() ?? 0}`);
+    await fsp.mkdir(dir, { recursive: true, mode: 0o711 });
+    await fsp.chmod(dir, 0o711);
+    return dir;
+  })();
+  return boxParentPromise;
+}
+
+/** True when every folder from `dir` up to / can be traversed by other users. */
+async function reachableByOthers(dir: string): Promise<boolean> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const st = await fsp.stat(d).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
 /** Runs a built program in the sandbox, in a fresh folder holding only the executable. */
 async function runProgram(ctx: RunContext, tc: Toolchain, exe: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock?: string): Promise<RunVerdict> {
-  const box = await ctx.tmpdir();
+  const parent = await boxParent(ctx);
+  const box = parent ? await fsp.mkdtemp(path.join(parent, 'box-')) : await ctx.tmpdir();
+  try {
+    return await runInBox(ctx, tc, exe, box, p, limits, clock);
+  } finally {
+    if (parent) await fsp.rm(box, { recursive: true, force: true });
+  }
+}
+
+async function runInBox(ctx: RunContext, tc: Toolchain, exe: string, box: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock?: string): Promise<RunVerdict> {
   await fsp.copyFile(exe, path.join(box, 'prog'));
   await fsp.chmod(path.join(box, 'prog'), 0o755);
   const r: SandboxResult = await runSandboxed({

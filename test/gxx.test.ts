@@ -11,7 +11,7 @@ import {
   removeDir,
   runExecutable,
 } from '../tasks/lib/gxx.js';
-import { buildPch, pchFileName, pchHeaderFor } from '../tasks/lib/pch.js';
+import { buildPch, pchFileName, pchHeaderFor, preparePchDir } from '../tasks/lib/pch.js';
 import { loadToolchain, type Toolchain } from '../tasks/lib/toolchain.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -209,6 +209,23 @@ describe('precompiled headers', () => {
     });
     expect(withPch).toBeGreaterThanOrEqual(5);
   }, 600_000);
+
+  it('works from a symlinked .gch (blob store layout) via preparePchDir', async () => {
+    const source = readFileSync(path.join(FIXTURES, 'hello.cpp'), 'utf8');
+    const dir = await makeTempDir('asmgraph-pchlink-');
+    try {
+      await preparePchDir('iostream', path.join(pchDirs.O0!, 'iostream.gch'), dir);
+      const [plain, linked] = await Promise.all([
+        compileToAsm({ tc, source, flags: ['-O0'] }),
+        compileToAsm({ tc, source: source + '#include <iostream>\n', flags: ['-O0'], pchDir: dir, reportPch: true }),
+      ]);
+      // A second include of the same header goes through the fallback, not a fatal error.
+      expect(linked).toMatchObject({ ok: true, pchUsed: true, stderr: '' });
+      expect(plain.ok && linked.ok && plain.asm === linked.asm).toBe(true);
+    } finally {
+      await removeDir(dir);
+    }
+  });
 
   it('-H does not change the output', async () => {
     const source = readFileSync(path.join(FIXTURES, 'hello.cpp'), 'utf8');

@@ -299,13 +299,10 @@ describe('finetune', () => {
     'pipeline.yaml': `version: 1
 default: [tuned]
 targets:
+  # Stands in for the dataset kind: one item with files train and valid.
   dataset:
-    kind: command
-    from: "data/*.jsonl"
-    params:
-      per: all
-      run: cp "$IN_DIR/train/src" "$OUT_TRAIN" && cp "$IN_DIR/valid/src" "$OUT_VALID"
-      outputs: { train: train.jsonl, valid: valid.jsonl }
+    kind: files
+    params: { glob: data/train.jsonl, as: train, sidecars: { valid: data/valid.jsonl } }
   tuned:
     kind: finetune
     from: dataset
@@ -419,20 +416,17 @@ targets:
     kind: describe
     from: sources
     params: { model: gpt-4o-mini }
+  # Stands in for the dataset kind: one item with files train and valid.
   dataset:
-    kind: command
-    from: "data/*.jsonl"
-    params:
-      per: all
-      run: cp "$IN_DIR/train/src" "$OUT_TRAIN" && cp "$IN_DIR/valid/src" "$OUT_VALID"
-      outputs: { train: train.jsonl, valid: valid.jsonl }
+    kind: files
+    params: { glob: data/train.jsonl, as: train, sidecars: { valid: data/valid.jsonl } }
   tuned:
     kind: finetune
     from: dataset
     params: { hyperparameters: { n_epochs: 2 } }
 `,
     });
-    const built = await runCli(dir, ['dataset'], env());
+    const built = await runCli(dir, ['dataset'], env()); // stores the dataset's files, so the plan can read them
     expect(built.code, built.stderr).toBe(0);
     const r = await runCli(dir, ['--dry-run'], env());
     expect(r.code, r.stderr).toBe(0);
@@ -446,7 +440,11 @@ targets:
     expect(text).toMatch(/tuned: budget guard: would refuse: .*spending needs approval/);
     const yes = await runCli(dir, ['--dry-run', '--yes', '--max-cost', '1'], env());
     expect(yes.stdout + yes.stderr).toMatch(/tuned: budget guard: allowed \(approved by --yes, within the cap \$1\.00\)/);
+    // --max-cost also caps generate (upper bound: n × max_tokens), before anything is sent.
+    const capped = await runCli(dir, ['programs', '--max-cost', '0.05'], env());
+    expect(capped.code).toBe(1);
+    expect(capped.stderr).toMatch(/2 requests could cost up to \$0\.12 .*over --max-cost \$0\.05; nothing was sent/);
     expect(server.requests).toHaveLength(0);
-    await expectNoKey(dir, [built, r, yes]);
+    await expectNoKey(dir, [built, r, yes, capped]);
   });
 });

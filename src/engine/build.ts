@@ -405,7 +405,7 @@ export class Build {
           else t.views.set(nodeKey, viewOfRecord(item, nodeKey, rec));
           if (rec.items) this.setGenerated(t, rec.items);
           this.report(def, rec.meta);
-          this.done(ref, 'cached', rec.status, { reason: rec.reason, meta: rec.meta, why, durationMs: Date.now() - t0 });
+          this.done(ref, 'cached', rec.status, { reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0 });
           return;
         } catch (err) {
           if (!(err instanceof CorruptEntryError)) throw err;

@@ -125,10 +125,18 @@ export function ensureHelper(cc: string): Promise<string> {
  * The cache dir: ours, a real directory, not group/other writable. It must be world-searchable
  * (0755): bwrap resolves the bind source as the sandbox uid, even for --ro-bind-fd.
  */
+let helperDir: string | undefined;
+
+/** Where the compiled supervisor is cached (the engine points it into the project's cache/). */
+export function setHelperDir(dir: string): void {
+  helperDir = dir;
+}
+
 function privateCacheDir(): string {
   const uid = process.getuid?.() ?? 0;
-  const dir = path.join(os.tmpdir(), `asmgraph-sandbox-${uid}`);
+  const dir = helperDir ?? path.join(os.tmpdir(), `asmgraph-sandbox-${uid}`);
   try {
+    if (helperDir) fs.mkdirSync(path.dirname(dir), { recursive: true });
     fs.mkdirSync(dir, { mode: 0o755 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -153,6 +153,8 @@ export interface SandboxResult {
   cpuMs?: number;
 }
 
+export { setHelperDir } from './helper.js';
+
 export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   wallMs: 5000,
   cpuSeconds: 5,
@@ -399,7 +401,9 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
   };
   if (req.faketime !== undefined) {
     env.LD_PRELOAD = t.libfaketime!;
-    env.FAKETIME = req.faketime.startsWith('@') ? req.faketime : `@${req.faketime}`;
+    // The time goes into $HOME/.faketimerc (HOME is the work dir), not into the environment:
+    // runs at different clocks then see identical environments.
+    fs.writeFileSync(path.join(req.dir, '.faketimerc'), `${req.faketime.startsWith('@') ? req.faketime : `@${req.faketime}`}\n`);
     if (isQemu(argv0)) env.QEMU_UNSET_ENV = 'LD_PRELOAD';
   }
   const envArgs: string[] = ['--clearenv'];

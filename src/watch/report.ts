@@ -17,10 +17,14 @@ export interface CycleFacts {
   changed: string[];
   /** Changed files that no longer exist. */
   deleted: Set<string>;
+  /** Target name → position in pipeline.yaml, to order verdicts. */
+  order?: Map<string, number>;
   /** Item key → changed source file, for labels. */
   labels: Map<string, string>;
   ms: number;
   initial: boolean;
+  /** pipeline.yaml changed and was reloaded in this cycle. */
+  reloaded?: boolean;
   /** A thrown error (the build could not run). */
   error?: string;
 }
@@ -76,12 +80,24 @@ function changedList(f: CycleFacts): string {
   return shown.join(', ') + (more > 0 ? ` and ${more} more` : '');
 }
 
-function verdict(e: NodeDone): string {
+function verdict(e: NodeDone, withMessage = true): string {
   const tok = typeof e.meta?.tokens === 'number' ? ` ${e.meta.tokens} tok` : '';
   if (e.outcome === 'failed' || e.status === 'failed') return `${e.target} FAILED: ${firstLine(e.message)}`;
   if (e.outcome === 'propagated') return `${e.target} –`;
-  if (e.status === 'rejected') return `${e.target} ✗ ${e.reason ?? 'rejected'}${e.message ? `: ${firstLine(e.message)}` : ''}`;
+  if (e.status === 'rejected') return `${e.target} ✗ ${e.reason ?? 'rejected'}${withMessage && e.message ? `: ${firstLine(e.message)}` : ''}`;
   return `${e.target} ✓${tok}`;
+}
+
+/** One item's verdicts in pipeline order; a rejection message repeated by a later target is shown once. */
+function verdicts(list: NodeDone[], order: Map<string, number>): string {
+  const sorted = [...list].sort((a, b) => (order.get(a.target) ?? 1e9) - (order.get(b.target) ?? 1e9));
+  const said = new Set<string>();
+  return sorted.map((e) => {
+    const msg = firstLine(e.message);
+    const fresh = !said.has(msg);
+    said.add(msg);
+    return verdict(e, fresh);
+  }).join('  ');
 }
 
 /** The block printed after a cycle (lines without trailing newlines). */
@@ -90,7 +106,8 @@ export function formatCycle(log: CycleLog, f: CycleFacts, verbosity: 'quiet' | '
   if (f.error) return [head, `  error: ${f.error}`, `  (${formatMs(f.ms)}; still watching)`];
   const s = log.summary;
   if (!log.eventful) {
-    return verbosity === 'quiet' ? [] : [`${head}: no change (${formatMs(f.ms)})`];
+    const what = f.initial ? 'everything up to date' : f.reloaded ? 'graph reloaded; nothing to rebuild' : 'no change';
+    return verbosity === 'quiet' ? [] : [`${head}: ${what} (${formatMs(f.ms)})`];
   }
 
   // Group node results by item (whole-collection nodes by target).
@@ -110,7 +127,7 @@ export function formatCycle(log: CycleLog, f: CycleFacts, verbosity: 'quiet' | '
   for (const [item, list] of byItem) {
     if (!list.some(isTouched)) continue;
     const label = f.labels.get(item) ?? item;
-    rows.push({ label, bad: list.some(isBad), text: list.map(verdict).join('  ') });
+    rows.push({ label, bad: list.some(isBad), text: verdicts(list, f.order ?? new Map()) });
   }
   rows.sort((a, b) => Number(b.bad) - Number(a.bad) || a.label.localeCompare(b.label));
   const problems = rows.filter((r) => r.bad).length;
@@ -128,7 +145,9 @@ export function formatCycle(log: CycleLog, f: CycleFacts, verbosity: 'quiet' | '
     if (!isTouched(e) && !isBad(e)) continue;
     if (verbosity === 'quiet' && !isBad(e)) continue;
     lines.push(`  ${verdict(e)}`);
-    for (const l of log.reports.get(e.target) ?? []) lines.push(`    ${l}`);
+    // A report's first line is its headline; the full report is in the build's outputs.
+    const report = log.reports.get(e.target);
+    if (report?.length) lines.push(`    ${report[0]}`);
   }
   if (log.removed.length && verbosity !== 'quiet') {
     const r = log.removed;

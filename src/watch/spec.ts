@@ -155,6 +155,7 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
   const warnings: string[] = [];
   const groups: SourceGroup[] = [];
   const described: string[] = [];
+  const keyParts: unknown[] = [];
   let everything = false;
   for (const t of closureOf(p, requested)) {
     if (t.mode !== 'source') continue;
@@ -165,6 +166,7 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
       continue;
     }
     groups.push(g);
+    keyParts.push([t.name, t.params.glob, t.params.exclude ?? null, t.params.sidecars ?? null]);
     const params = t.params as { glob?: string | string[]; exclude?: string[]; sidecars?: Record<string, string> };
     described.push(...(Array.isArray(params.glob) ? params.glob : [params.glob ?? '']));
     for (const s of Object.values(params.sidecars ?? {})) for (const g2 of g.globs) described.push(s.replace('{stem}', stemGlob(g2.glob)));
@@ -221,7 +223,7 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
   const patterns = everything ? ['**/*', ...fixedPatterns] : [...new Set([...described, ...fixedPatterns])];
   return {
     root,
-    key: JSON.stringify({ patterns, groups: groups.map((g) => g.target), generated, everything }),
+    key: JSON.stringify({ fixedPatterns, keyParts, generated, everything, roots: [...roots] }),
     patterns,
     roots: [...roots],
     pipelineRel,

@@ -8,6 +8,7 @@
  * action key, so pointing the same pipeline at another endpoint through the environment does not
  * re-run (and re-pay for) finished targets; an explicit `provider.baseURL` does.
  */
+import { setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import type OpenAI from 'openai';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
@@ -66,20 +67,20 @@ export function providerConfig(p: ProviderParams | undefined): ProviderConfig {
 }
 
 /** Throws an InfraError when the provider cannot do `cap`. */
-export function needCapability(cfg: ProviderConfig, cap: Capability, target: string): void {
+export function needCapability(cfg: ProviderConfig, cap: Capability): void {
   try {
     requireCapability(cfg, cap);
   } catch (err) {
-    if (err instanceof ProviderConfigError) throw new InfraError(`${target}: ${err.message}`);
+    if (err instanceof ProviderConfigError) throw new InfraError(`${err.message}`);
     throw err;
   }
 }
 
-export function clientFor(cfg: ProviderConfig, target: string): OpenAI {
+export function clientFor(cfg: ProviderConfig): OpenAI {
   try {
     return createClient(cfg);
   } catch (err) {
-    if (err instanceof ProviderConfigError) throw new InfraError(`${target}: ${redact(err.message)}`);
+    if (err instanceof ProviderConfigError) throw new InfraError(`${redact(err.message)}`);
     throw err;
   }
 }
@@ -136,4 +137,17 @@ export function costRange(model: string, prompt: number, maxCompletion: number, 
   const hi = chatCost(model, prompt, maxCompletion, batch);
   if (lo === null || hi === null) return `no price known for ${model}`;
   return `est. cost ${fmtUsd(lo)}–${fmtUsd(hi)}${batch ? ' (Batch API price, 50% off)' : ''}`;
+}
+
+/**
+ * A signal that follows the task's, for long polls and many requests: the SDK adds an abort listener
+ * per request and never removes it, which would trip Node's MaxListeners warning on the task's own
+ * signal. This one has no listener limit and is dropped with the task.
+ */
+export function taskSignal(parent: AbortSignal): AbortSignal {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  if (parent.aborted) ac.abort(parent.reason);
+  else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
+  return ac.signal;
 }

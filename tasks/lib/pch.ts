@@ -14,7 +14,7 @@
  *   bits/stdc++.h program    without PCH 1035 ms  with PCH 193 ms   (~5x)
  *   building iostream.gch 0.6 s / 23 MB; bits/stdc++.h.gch 3.7 s / 101 MB.
  */
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runTool, type Toolchain } from './toolchain.js';
 
@@ -92,7 +92,20 @@ export function pchFileName(header: string): string {
   return `${header}.gch`;
 }
 
-export type PchBuildResult = { ok: true; path: string } | { ok: false; stderr: string };
+export type PchBuildResult =
+  | {
+      ok: true;
+      /** Absolute path of `<outDir>/<header>.gch`. */
+      path: string;
+      /** The files written, relative to outDir: `[<header>.gch, <header>]` (e.g. for ctx.artifact). */
+      files: string[];
+    }
+  | { ok: false; stderr: string };
+
+/** Text of the fallback header written next to a PCH (see buildPch). */
+export function pchFallbackText(header: string): string {
+  return `#include_next <${header}>\n`;
+}
 
 /**
  * Builds `outDir/<header>.gch` with exactly `[...tc.flags, ...flags]` (the flags of the compiles
@@ -127,11 +140,27 @@ export async function buildPch(
     const r = await runTool(tc, [tc.cxx, ...tc.flags, ...flags, '-x', 'c++-header', wrapper, '-o', tmp], { signal });
     if (r.code !== 0) return { ok: false, stderr: r.stderr || `${tc.cxx} exited with ${r.code ?? r.signal}` };
     const fwd = path.join(work, 'fallback');
-    await writeFile(fwd, `#include_next <${header}>\n`);
+    await writeFile(fwd, pchFallbackText(header));
     await rename(fwd, fallback);
     await rename(tmp, dest);
-    return { ok: true, path: dest };
+    return { ok: true, path: dest, files: [rel, header] };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Lays out a usable PCH dir from a `.gch` stored elsewhere (e.g. a read-only blob path from
+ * ctx.artifact, whose name is not `<header>.gch`): `dir/<header>.gch` becomes a symlink to
+ * `gchPath` and the fallback header is written next to it. Returns `dir`, ready for
+ * `compileToAsm({pchDir: dir})`.
+ */
+export async function preparePchDir(header: string, gchPath: string, dir: string): Promise<string> {
+  const rel = pchFileName(header);
+  const link = path.join(dir, rel);
+  await mkdir(path.dirname(link), { recursive: true });
+  await rm(link, { force: true });
+  await symlink(path.resolve(gchPath), link);
+  await writeFile(path.join(dir, header), pchFallbackText(header));
+  return dir;
 }
