@@ -132,6 +132,15 @@ export async function main(argv: string[]): Promise<number> {
       if (!g.quiet) process.stderr.write(`removed ${removed.length} files\n`);
     });
 
+  program
+    .command('schema')
+    .description('print the JSON Schema of pipeline.yaml (committed as schema/pipeline.schema.json)')
+    .action(async () => {
+      const { editorSchema } = await import('./pipeline/schema.js');
+      const { defaultKinds } = await import('./kinds.js');
+      process.stdout.write(`${JSON.stringify(editorSchema(defaultKinds().all()), null, 2)}\n`);
+    });
+
   const cache = program.command('cache').description('manage the content-addressed store in cache/');
   cache
     .command('gc')

@@ -284,7 +284,11 @@ function schemaDiagnostics(errors: ErrorObject[], prefix: (string | number)[]): 
       case 'propertyNames':
         continue;
       case 'pattern':
-        message = `"${String(e.data)}" does not match ${(e.params as { pattern: string }).pattern}`;
+        if (e.propertyName !== undefined) {
+          p.push(e.propertyName);
+          key = true;
+          message = `invalid target name "${e.propertyName}": use letters, digits, _ . and -, starting with a letter or _`;
+        } else message = `"${String(e.data)}" does not match ${(e.params as { pattern: string }).pattern}`;
         break;
     }
     const id = `${p.join('.')}|${message}`;

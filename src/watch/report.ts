@@ -69,8 +69,10 @@ function clock(d = new Date()): string {
   return d.toTimeString().slice(0, 8);
 }
 
+/** The line that says most: the first one naming an error (compilers lead with context lines), else the first. */
 function firstLine(s: string | undefined): string {
-  const l = (s ?? '').split('\n').find((x) => x.trim()) ?? '';
+  const all = (s ?? '').split('\n').filter((x) => x.trim());
+  const l = all.find((x) => /\berror\b/i.test(x)) ?? all[0] ?? '';
   return l.length > 120 ? `${l.slice(0, 117)}…` : l.trim();
 }
 
