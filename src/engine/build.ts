@@ -186,7 +186,7 @@ export class Build {
     const abs = path.join(this.root, rel);
     const h = await this.store.hasher.hash(rel, abs);
     const ref = { hash: h.hash, size: h.size };
-    if (this.opts.dryRun) return ref;
+    // Stored even in a dry run (it runs nothing), so plans can read the sources.
     if (h.bytes) await this.store.blobs.put(h.bytes);
     else if (!(await this.store.blobs.has(ref))) await this.store.blobs.put(await fsp.readFile(abs));
     return ref;
@@ -363,7 +363,8 @@ export class Build {
     }
     await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined,
       kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined);
-    if (!kind.producesItems && !t.items) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
+    // An aggregate that generated no collection is one item for whatever consumes it.
+    if (!t.items && !t.pending.has(def.name)) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
   }
 
   /** Key, then up-to-date check, then cache, then run. */
