@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       const p = await openPipeline(g.file);
       if (o.watch) {
         const { watch } = await import('./watch.js');
-        exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet });
+        exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet, flags: { yes: !!o.yes, maxCost: o.maxCost } });
         return;
       }
       const display = makeDisplay(g, !!o.explain);

@@ -9,8 +9,9 @@ import { finetuneKind } from '../tasks/finetune.js';
 import { compileKind } from '../tasks/compile.js';
 import { validateKind } from '../tasks/validate.js';
 import { datasetKind } from '../tasks/dataset.js';
+import { evalKind } from '../tasks/eval.js';
 
-const builtins: TaskKind[] = [filesKind, commandKind, compileKind, validateKind, datasetKind, generateKind, describeKind, finetuneKind];
+const builtins: TaskKind[] = [filesKind, commandKind, compileKind, validateKind, datasetKind, generateKind, describeKind, finetuneKind, evalKind];
 
 export function registerKind(kind: TaskKind): void {
   builtins.push(kind);

@@ -102,7 +102,7 @@ export const datasetKind: ReduceKind = {
     const limit = p.maxTokensPerExample ?? EXAMPLE_LIMITS[model] ?? 65_536;
     const epochs = p.epochs ?? 3;
     // o200k_base is the gpt-4o family's encoding; loaded only when a dataset is built.
-    const { encode } = await import('gpt-tokenizer/encoding/o200k_base');
+    const { encodeO200k: encode } = await import('./lib/tokens.js');
 
     const byBase = (views: ItemView[] | undefined) => {
       const m = new Map<string, ItemView>();

@@ -31,7 +31,16 @@ export const VERDICTS = [
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-interface ValidateParams extends CompileParams {
+/** The sandbox limits a validate-style params object asks for. */
+export function sandboxLimits(p: { timeoutMs?: number; memoryMB?: number }): Partial<SandboxLimits> {
+  return {
+    wallMs: p.timeoutMs ?? 5000,
+    cpuSeconds: Math.max(1, Math.ceil((p.timeoutMs ?? 5000) / 1000)),
+    memoryBytes: (p.memoryMB ?? 1024) * 1024 * 1024,
+  };
+}
+
+export interface ValidateParams extends CompileParams {
   stdin?: string;
   timeoutMs?: number;
   compareExitCode?: boolean;
@@ -39,7 +48,7 @@ interface ValidateParams extends CompileParams {
   memoryMB?: number;
 }
 
-interface RunVerdict {
+export interface RunVerdict {
   verdict: Verdict;
   message: string;
   stdout: Buffer;
@@ -89,11 +98,7 @@ export const validateKind: MapKind = {
     if (problem) return { status: 'rejected', reason: 'not-text', message: `source ${problem}` };
     const src = srcBytes.toString('utf8');
     const tc = await toolchainFor(ctx);
-    const limits: Partial<SandboxLimits> = {
-      wallMs: p.timeoutMs ?? 5000,
-      cpuSeconds: Math.max(1, Math.ceil((p.timeoutMs ?? 5000) / 1000)),
-      memoryBytes: (p.memoryMB ?? 1024) * 1024 * 1024,
-    };
+    const limits = sandboxLimits(p);
 
     const ref = await reference(ctx, tc, p, src, limits);
     const expected = ref.stdout;
@@ -102,24 +107,24 @@ export const validateKind: MapKind = {
     }
 
     const asm = (await ctx.read(cand.files.s)).toString('utf8');
-    const first = await runCandidate(ctx, tc, p, asm, ref, limits);
+    const first = await checkAssembly(ctx, tc, p, asm, ref, limits);
     const rawRef = input.inputs.raw?.files.s;
     const tokens = countTokens(asm);
     if (first.verdict === 'ok') {
-      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens };
+      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode: ref.exitCode };
       if (rawRef) meta.tokensRaw = countTokens((await ctx.read(rawRef)).toString('utf8'));
       return { status: 'ok', files: { s: asm, expected }, meta };
     }
     if (rawRef && rawRef.hash !== cand.files.s.hash) {
       const raw = (await ctx.read(rawRef)).toString('utf8');
-      const second = await runCandidate(ctx, tc, p, raw, ref, limits);
+      const second = await checkAssembly(ctx, tc, p, raw, ref, limits);
       if (second.verdict === 'ok') {
         ctx.log(`cleaned assembly refused (${first.verdict}): ${first.message}`);
         const rawTokens = countTokens(raw);
         return {
           status: 'ok',
           files: { s: raw, expected },
-          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens },
+          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens, exitCode: ref.exitCode },
         };
       }
       return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected } };
@@ -171,7 +176,14 @@ async function reference(ctx: RunContext, tc: Toolchain, p: ValidateParams, src:
   };
 }
 
-async function runCandidate(ctx: RunContext, tc: Toolchain, p: ValidateParams, asm: string, ref: Reference, limits: Partial<SandboxLimits>): Promise<RunVerdict> {
+/**
+ * Assembles, links and runs `asm` in the sandbox and compares it with the reference behaviour.
+ * Also used by the eval kind for model-written assembly.
+ */
+export async function checkAssembly(
+  ctx: RunContext, tc: Toolchain, p: ValidateParams, asm: string,
+  ref: { stdout: Buffer; exitCode: number | null }, limits: Partial<SandboxLimits>,
+): Promise<RunVerdict> {
   const work = await ctx.tmpdir();
   const b = await buildFromAsm(tc, asm, { dir: work, signal: ctx.signal });
   if (!b.ok) {

@@ -14,7 +14,7 @@
  *
  * Token savings measured over the corpus: see toolchain/README.md.
  */
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { countTokens as countO200k } from './tokens.js';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeTempDir, removeDir, SOURCE_NAME } from './gxx.js';
@@ -143,7 +143,7 @@ export function cleanAsm(asm: string, opts: CleanOptions): CleanResult {
 
 /** o200k_base token count. */
 export function countTokens(text: string): number {
-  return encode(text).length;
+  return countO200k(text);
 }
 
 /**

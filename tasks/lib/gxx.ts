@@ -159,10 +159,18 @@ export type AsmBuildResult =
 
 /** assemble + link, reporting which stage failed (`assemble-error` vs `link-error`). */
 export async function buildFromAsm(tc: Toolchain, asmText: string, opts: StepOptions = {}): Promise<AsmBuildResult> {
-  const a = await assemble(tc, asmText, opts);
-  if (!a.ok) return { ok: false, stage: 'assemble', stderr: a.stderr };
-  const l = await link(tc, a.objectPath, opts);
-  if (!l.ok) return { ok: false, stage: 'link', stderr: l.stderr };
+  const own = opts.dir === undefined;
+  const step = { ...opts, dir: opts.dir ?? (await makeTempDir()) };
+  const a = await assemble(tc, asmText, step);
+  if (!a.ok) {
+    if (own) await removeDir(step.dir);
+    return { ok: false, stage: 'assemble', stderr: a.stderr };
+  }
+  const l = await link(tc, a.objectPath, step);
+  if (!l.ok) {
+    if (own) await removeDir(step.dir);
+    return { ok: false, stage: 'link', stderr: l.stderr };
+  }
   return { ok: true, exePath: l.exePath, stderr: [a.stderr, l.stderr].filter(Boolean).join('\n') };
 }
 

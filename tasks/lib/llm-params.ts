@@ -11,7 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import type OpenAI from 'openai';
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { encodeO200k as encode } from './tokens.js';
 import {
   createClient, FileJournal, ProviderConfigError, redact, requireCapability,
   type Capability, type ProviderConfig, type ProviderKind,

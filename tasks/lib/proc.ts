@@ -84,10 +84,17 @@ export function runProcess(argv: readonly string[], opts: RunOptions = {}): Prom
         /* already gone */
       }
     };
+    // On abort: kill the group, then reject once the child has exited, so that the caller's
+    // cleanup (removing the work dir) does not race with a dying compiler.
+    let exited = false;
     const onAbort = () => {
       killGroup();
-      finish(() => reject(abortError(opts.signal!)));
+      if (exited) finish(() => reject(abortError(opts.signal!)));
+      else child.once('exit', () => finish(() => reject(abortError(opts.signal!))));
     };
+    child.once('exit', () => {
+      exited = true;
+    });
     const finish = (f: () => void) => {
       if (settled) return;
       settled = true;
