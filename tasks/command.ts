@@ -114,7 +114,13 @@ async function runCommand(ctx: RunContext, stage: (dir: string, env: Record<stri
   }
   env.OUT = path.join(outDir, outNames[0]);
   const { $ } = await import('zx');
-  const proc = await $({ cwd: work, env, signal: ctx.signal, quiet: true, nothrow: true })`bash -c ${p.run}`;
+  // Its own process group, so that an interrupt kills the whole tree (zx kills descendants too),
+  // not just bash while a grandchild keeps the pipes open.
+  const running = $({ cwd: work, env, quiet: true, nothrow: true, detached: true })`bash -c ${p.run}`;
+  const onAbort = () => void running.kill('SIGKILL').catch(() => {});
+  ctx.signal.addEventListener('abort', onAbort);
+  if (ctx.signal.aborted) onAbort();
+  const proc = await running.finally(() => ctx.signal.removeEventListener('abort', onAbort));
   if (proc.stdout) ctx.log(proc.stdout.trimEnd());
   if (proc.stderr) ctx.log(proc.stderr.trimEnd());
   if (proc.exitCode !== 0) {

@@ -187,11 +187,10 @@ export const evalKind: ReduceKind = {
       const msgs = messagesFor(system, pr.prompt);
       pt += pr.prompt ? promptTokens(msgs) : promptTokens(messagesFor(system, '')) + Math.ceil(pr.promptBytes / 4);
     }
-    let maxUsd: number | null = 0;
+    let maxUsd = 0;
     for (const m of models) {
       if ('unknown' in m) {
         lines.push(`${t}: ${m.label}: ${fmtInt(prompts.length * k)} requests; model id not known until ${m.unknown} is built, so no cost estimate`);
-        maxUsd = null;
         continue;
       }
       needCapability(providerConfig(m.provider ?? p.provider), 'chat');
@@ -199,12 +198,12 @@ export const evalKind: ReduceKind = {
       const completion = prompts.length * k * maxTokens;
       const lo = chatCost(m.id, prompt, 0, false);
       const hi = chatCost(m.id, prompt, completion, false);
-      maxUsd = maxUsd === null || hi === null ? null : maxUsd + hi;
+      maxUsd += hi ?? 0;
       lines.push(
         `${t}: ${m.label}${m.label !== m.id ? ` (${m.id})` : ''}: ${fmtInt(prompts.length * k)} requests, ~${fmtInt(prompt)} prompt tokens, at most ${fmtInt(completion)} completion tokens, ${lo === null || hi === null ? `no price known for ${m.id}` : `est. cost ${fmtUsd(lo)}–${fmtUsd(hi)}`}`,
       );
     }
-    if (ctx.flags.maxCost !== undefined && maxUsd !== null && maxUsd > ctx.flags.maxCost) {
+    if (ctx.flags.maxCost !== undefined && maxUsd > ctx.flags.maxCost) {
       lines.push(`${t}: would refuse: the upper bound ${fmtUsd(maxUsd)} is over --max-cost ${fmtUsd(ctx.flags.maxCost)}`);
     }
     lines.push(`${t}: every answer would then be assembled, linked and run in the sandbox (toolchain ${p.toolchain ?? 'x86_64'}, ${p.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms per run)`);
@@ -250,24 +249,30 @@ export const evalKind: ReduceKind = {
       for (const pr of prompts) for (let i = 0; i < k; i++) g.requests.push(requestFor(p, system, m.id, pr, i));
       groups.set(gk, g);
     }
+    const prepared = [];
     for (const g of groups.values()) {
       const cfg = providerConfig(g.provider);
       needCapability(cfg, 'chat');
-      const client = clientFor(cfg);
-      const journal = await journalFor(ctx, cfg);
-      const cap = ctx.flags.maxCost;
-      if (cap !== undefined) {
-        // Only what is not answered yet costs anything.
-        const done = await Promise.all(g.requests.map((r) => journal.get(itemKey(DEFAULT_ENDPOINT, r))));
-        const todo = g.requests.filter((_, i) => !done[i]);
-        const hi = maxCostOf(todo);
-        if (hi !== null && hi > cap) {
-          throw new InfraError(
-            `${t}: ${todo.length} requests could cost up to ${fmtUsd(hi)}, over --max-cost ${fmtUsd(cap)}; nothing was sent`,
-            'raise --max-cost, or lower k, max_tokens, maxPrompts or the number of models',
-          );
-        }
+      prepared.push({ ...g, client: clientFor(cfg), journal: await journalFor(ctx, cfg) });
+    }
+    const cap = ctx.flags.maxCost;
+    if (cap !== undefined) {
+      // Only what is not answered yet costs anything; the cap is for all providers together.
+      const todo: LlmRequest[] = [];
+      for (const g of prepared) {
+        const done = await Promise.all(g.requests.map((r) => g.journal.get(itemKey(DEFAULT_ENDPOINT, r))));
+        todo.push(...g.requests.filter((_, i) => !done[i]));
       }
+      const hi = maxCostOf(todo);
+      if (hi > cap) {
+        throw new InfraError(
+          `${t}: ${todo.length} requests could cost up to ${fmtUsd(hi)}, over --max-cost ${fmtUsd(cap)}; nothing was sent`,
+          'raise --max-cost, or lower k, max_tokens, maxPrompts or the number of models',
+        );
+      }
+    }
+    for (const g of prepared) {
+      const { client, journal } = g;
       let results: Map<string, LlmResult>;
       try {
         results = await runOnline(client, g.requests, {
@@ -513,14 +518,12 @@ function requestFor(p: EvalParams, system: string, model: string, pr: EvalPrompt
   };
 }
 
-/** Upper bound in USD of a set of requests (max_tokens each), or null when a model has no known price. */
-function maxCostOf(reqs: LlmRequest[]): number | null {
+/** Upper bound in USD of a set of requests (max_tokens each); models without a known price (local servers) count 0. */
+function maxCostOf(reqs: LlmRequest[]): number {
   let usd = 0;
   for (const r of reqs) {
     const b = r.body as { model: string; messages: ChatMessage[]; max_tokens: number };
-    const c = chatCost(b.model, promptTokens(b.messages), b.max_tokens, false);
-    if (c === null) return null;
-    usd += c;
+    usd += chatCost(b.model, promptTokens(b.messages), b.max_tokens, false) ?? 0;
   }
   return usd;
 }

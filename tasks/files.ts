@@ -61,12 +61,22 @@ export const filesKind: SourceKind = {
         }
         const abs = path.join(ctx.projectRoot, rel);
         const stem = rel.replace(/\.[^./]+$/, '');
-        const real = await fsp.realpath(abs);
+        let real: string;
+        try {
+          real = await fsp.realpath(abs);
+        } catch {
+          warnings.push(`${rel} vanished during the scan (deleted or a broken link); skipped`);
+          continue;
+        }
         if (path.relative(rootReal, real).startsWith('..')) {
           items.set(base, { base, status: 'rejected', reason: 'outside-project', message: `${rel} links to ${real}, outside the project`, paths: {} });
           continue;
         }
-        const st = await fsp.stat(abs);
+        const st = await fsp.stat(abs).catch(() => undefined);
+        if (!st) {
+          warnings.push(`${rel} vanished during the scan; skipped`);
+          continue;
+        }
         if (st.size > maxBytes) {
           items.set(base, { base, status: 'rejected', reason: 'too-large', message: `${rel} is ${st.size} bytes; the limit (maxBytes) is ${maxBytes}`, paths: {} });
           continue;

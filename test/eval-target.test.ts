@@ -193,8 +193,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  if (dir && !process.env.KEEP_EVAL_DIR) await fsp.rm(dir, { recursive: true, force: true });
-  if (process.env.KEEP_EVAL_DIR) console.log(`kept ${dir}`);
+  if (dir) await fsp.rm(dir, { recursive: true, force: true });
 });
 
 async function reportJson(): Promise<any> {
@@ -332,6 +331,16 @@ describe('eval', () => {
     expect(report.metrics.models.map((m: any) => m.model)).toEqual([BASE, TUNED, NANO]);
     expect(report.metrics.models[2]).toMatchObject({ verdicts: { 'assemble-error': 9 }, passAt1: 0, passAtK: 0 });
     expect(report.metrics.models[0].passAt1).toBeCloseTo(2 / 9, 12);
+  });
+
+  it('--max-cost refuses before sending when the requests still to send could cost more', async () => {
+    await fsp.writeFile(path.join(dir, 'pipeline.yaml'), PIPELINE(THREE_MODELS).replace(`k: ${K}`, `k: ${K + 1}`));
+    const before = server.requests.length;
+    const capped = await runCli(dir, ['--max-cost', '0.0001'], env());
+    runs.push(capped);
+    expect(capped.code).toBe(1);
+    expect(capped.stderr).toMatch(/9 requests could cost up to \$[\d.]+, over --max-cost \$0\.0001; nothing was sent/);
+    expect(server.requests.length).toBe(before);
   });
 
   it('never writes the API key to cache/ or build/, nor prints it', async () => {

@@ -1,5 +1,8 @@
 /** `asmgraph [build] [targets...]`: bring the requested targets up to date. */
+import { constants as fsConstants, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { Build } from '../engine/build.js';
+import { UsageError } from '../pipeline/diagnostics.js';
 import type { BuildSummary, Listener } from '../engine/events.js';
 import { acquireLock } from '../lock.js';
 import type { Pipeline } from '../pipeline/model.js';
@@ -17,6 +20,17 @@ export interface BuildCommandOptions {
   flags?: RunFlags;
 }
 
+async function checkWritable(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.access(dir, fsConstants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code;
+    throw new UsageError(`cannot write outputs to ${path.relative(process.cwd(), dir) || dir}/: ${why}; nothing was built and existing outputs are untouched`);
+  }
+}
+
 export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener: Listener): Promise<BuildSummary> {
   checkTargets(p, opts.targets);
   const store = storeOf(p);
@@ -26,8 +40,18 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
   }
   try {
     await store.open({ clearTemp: !opts.dryRun });
-    const build = new Build(p, store, { ...opts, onEvent: listener });
-    return await build.run();
+    if (!opts.dryRun) await checkWritable(path.join(p.root, p.settings.buildDir));
+    // A pass that met a corrupt or missing cache entry invalidates what named it; one more pass
+    // rebuilds it (corrupt entries are never served).
+    for (let pass = 0; ; pass++) {
+      const build = new Build(p, store, { ...opts, onEvent: listener });
+      const summary = await build.run();
+      if (!build.retryNeeded || summary.interrupted) return summary;
+      if (pass >= 2) {
+        listener({ type: 'build-done', summary });
+        return summary;
+      }
+    }
   } finally {
     await release?.();
   }

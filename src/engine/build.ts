@@ -76,6 +76,8 @@ export class Build {
   private readonly root: string;
   private readonly started = Date.now();
   private interrupted = false;
+  /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
+  retryNeeded = false;
   private readonly flags: RunFlags;
   private readonly concurrency: { cpu: number; llm: number };
 
@@ -138,15 +140,16 @@ export class Build {
 
     for (const f of res.failed) {
       if (f.error instanceof Interrupted) continue;
+      if (f.error instanceof CorruptEntryError && this.retryNeeded) continue;
       this.summary.failed.push({ id: f.id, message: errorMessage(f.error) });
     }
     this.summary.skipped = res.skipped.length;
     this.summary.hashedFiles = this.store.hasher.hashed;
     this.summary.interrupted = this.interrupted;
-    this.summary.ok = this.summary.failed.length === 0 && !this.interrupted;
+    this.summary.ok = this.summary.failed.length === 0 && !this.interrupted && !this.retryNeeded;
     if (!this.opts.dryRun) await this.store.save();
     this.summary.wallMs = Date.now() - this.started;
-    this.emit({ type: 'build-done', summary: this.summary });
+    if (!this.retryNeeded || this.interrupted) this.emit({ type: 'build-done', summary: this.summary });
     return this.summary;
   }
 
@@ -170,7 +173,13 @@ export class Build {
         for (const w of scan.warnings) this.emit({ type: 'warning', message: `${path.basename(this.pipeline.file)}: targets.${def.name}: ${w}` });
         for (const it of scan.items) {
           const files: Record<string, FileRef> = {};
-          for (const [name, rel] of Object.entries(it.paths)) files[name] = await this.storeSourceFile(rel);
+          try {
+            for (const [name, rel] of Object.entries(it.paths)) files[name] = await this.storeSourceFile(rel);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            this.emit({ type: 'warning', message: `${def.name}: ${it.base} vanished while it was being read; skipped` });
+            continue;
+          }
           t.views.set(it.base, {
             key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {},
           });
@@ -195,6 +204,11 @@ export class Build {
   // ---------------------------------------------------------------- expansion
 
   private setItems(t: TargetRun, items: ItemDesc[]): void {
+    this.assignItems(t, items);
+    this.expandDependents(t);
+  }
+
+  private assignItems(t: TargetRun, items: ItemDesc[]): void {
     items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     t.items = items;
     t.byBase = new Map();
@@ -203,6 +217,9 @@ export class Build {
       if (list) list.push(it);
       else t.byBase.set(it.base, [it]);
     }
+  }
+
+  private expandDependents(t: TargetRun): void {
     // Per-item targets whose inputs are now all known can expand.
     for (const other of this.runs.values()) {
       if (other.def.mode !== 'map' || other.items) continue;
@@ -236,6 +253,7 @@ export class Build {
       }
     }
     const items = pairs.map((x) => x.item);
+    this.assignItems(t, items);
     const ids: string[] = [];
     for (const { item, upstream } of pairs) {
       const deps = [this.nodeIdOf(def.from[0], upstream)];
@@ -257,7 +275,7 @@ export class Build {
     this.emit({ type: 'target-items', target: def.name, items: items.length });
     // The collection-complete node: removes outputs of items that no longer exist.
     this.scheduler.add({ id: def.name, deps: ids, run: () => this.finishMap(t) });
-    this.setItems(t, items);
+    this.expandDependents(t);
   }
 
   private async finishMap(t: TargetRun): Promise<void> {
@@ -331,8 +349,11 @@ export class Build {
     for (const [name, v] of Object.entries(inputs)) fingerprints[name] = itemFingerprint(v, kind.reads?.[name] ?? '*', false);
     const shown: Record<string, ItemView> = {};
     for (const [name, v] of Object.entries(inputs)) shown[name] = filterFiles(v, kind.reads?.[name] ?? '*');
+    const producers: Producer[] = [];
+    if (fromView) producers.push({ target: def.from[0], view: fromView });
+    for (const [name, v] of Object.entries(inputs)) if (name !== 'from') producers.push({ target: def.with[name], view: v });
     await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item,
-      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined);
+      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined, producers);
   }
 
   private async runReduce(t: TargetRun): Promise<void> {
@@ -361,8 +382,10 @@ export class Build {
       this.done(ref, 'would-run', 'ok', { why: ['an input would be rebuilt first'] });
       return;
     }
+    const producers: Producer[] = [];
+    for (const [name, target] of names) for (const v of inputs[name]) producers.push({ target, view: v });
     await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined,
-      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined);
+      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined, producers);
     // An aggregate that generated no collection is one item for whatever consumes it.
     if (!t.items && !t.pending.has(def.name)) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
   }
@@ -373,6 +396,7 @@ export class Build {
     params: JsonObject, inputs: Record<string, Json>, stem: string,
     exec: (ctx: RunContext) => Promise<TaskResult>, item: ItemDesc | undefined,
     plan?: (ctx: PlanContext) => Promise<string[]>,
+    producers: Producer[] = [],
   ): Promise<void> {
     const def = t.def;
     const kind = def.kind as MapKind | ReduceKind;
@@ -429,12 +453,21 @@ export class Build {
     }
 
     let started = Date.now();
-    const result = await this.pools.run(kind.pool, async () => {
-      if (this.interrupted) throw new Interrupted();
-      started = Date.now();
-      this.emit({ type: 'node-start', ...ref });
-      return this.execute(def, nodeKey, params, identity, exec);
-    });
+    let result: { result: TaskResult; log: string };
+    try {
+      result = await this.pools.run(kind.pool, async () => {
+        if (this.interrupted) throw new Interrupted();
+        // Tasks may read inputs straight from the store (blobPath): check them first, so a
+        // damaged entry is rebuilt rather than served.
+        await this.verifyInputs(producers);
+        started = Date.now();
+        this.emit({ type: 'node-start', ...ref });
+        return this.execute(def, nodeKey, params, identity, exec);
+      });
+    } catch (err) {
+      if (err instanceof CorruptEntryError) await this.invalidateProducers(err, producers, ref.id);
+      throw err;
+    }
     const files: Record<string, FileRef> = {};
     for (const [name, data] of Object.entries(result.result.files ?? {})) files[name] = await this.store.blobs.put(data);
     let items: ActionRecord['items'];
@@ -509,6 +542,33 @@ export class Build {
       this.opts.signal?.removeEventListener('abort', onAbort);
       for (const d of temps) await fsp.rm(d, { recursive: true, force: true });
     }
+  }
+
+  private readonly verified = new Set<string>();
+
+  private async verifyInputs(producers: Producer[]): Promise<void> {
+    for (const p of producers) {
+      for (const ref of Object.values(p.view.files)) {
+        if (this.verified.has(ref.hash)) continue;
+        await this.store.blobs.read(ref);
+        this.verified.add(ref.hash);
+      }
+    }
+  }
+
+  /**
+   * An input blob turned out corrupt or missing while a task read it: forget the results that
+   * named it, so that the next pass (runBuild runs one at once) rebuilds them.
+   */
+  private async invalidateProducers(err: CorruptEntryError, producers: Producer[], id: string): Promise<void> {
+    for (const p of producers) {
+      if (!Object.values(p.view.files).some((f) => f.hash === err.hash)) continue;
+      const st = this.store.states.get(p.target)?.nodes[p.view.key];
+      if (st) await this.store.actions.remove(st.key);
+      if (this.store.states.get(p.target)) this.store.states.set(p.target, p.view.key, undefined);
+    }
+    this.retryNeeded = true;
+    this.emit({ type: 'warning', message: `${id}: ${err.message}` });
   }
 
   /** A cached helper artifact (a precompiled header, ...): built once per key record. */
@@ -694,6 +754,11 @@ export class Build {
     if (extra.meta && Object.keys(extra.meta).length) e.meta = displayMeta(extra.meta);
     this.emit(e);
   }
+}
+
+interface Producer {
+  target: string;
+  view: ItemView;
 }
 
 function matrixCombos(matrix: Record<string, string[]> | undefined): Record<string, string>[] {

@@ -10,8 +10,8 @@ import { writeFileAtomic } from '../fsutil.js';
 import type { FileRef } from '../task-api.js';
 
 export class CorruptEntryError extends Error {
-  constructor(readonly what: string) {
-    super(`corrupt cache entry ${what}: removed; it will be rebuilt`);
+  constructor(readonly what: string, readonly hash?: string) {
+    super(`corrupt or missing cache entry ${what}: removed; it will be rebuilt`);
     this.name = 'CorruptEntryError';
   }
 }
@@ -54,10 +54,16 @@ export class BlobStore {
   /** Reads and verifies a blob. Throws CorruptEntryError (after removing it) if the bytes are wrong. */
   async read(ref: FileRef): Promise<Buffer> {
     const file = this.pathOf(ref.hash);
-    const bytes = await fsp.readFile(file);
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptEntryError(`blob ${ref.hash.slice(0, 12)}`, ref.hash);
+      throw err;
+    }
     if (bytes.length !== ref.size || sha256(bytes) !== ref.hash) {
       await fsp.rm(file, { force: true });
-      throw new CorruptEntryError(`blob ${ref.hash.slice(0, 12)}`);
+      throw new CorruptEntryError(`blob ${ref.hash.slice(0, 12)}`, ref.hash);
     }
     return bytes;
   }
