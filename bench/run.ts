@@ -207,26 +207,27 @@ async function setupCxx(work: string, label: string, programs: { name: string; s
   return s;
 }
 
-async function coldOurs(dir: string, rss = false): Promise<{ ms: number; ok: number; rejected: Record<string, number>; rssKB?: number; executed: number }> {
+async function coldOurs(dir: string, rss = false): Promise<{ ms: number; cpuMs?: number; ok: number; rejected: Record<string, number>; rssKB?: number; executed: number }> {
   await rmrf(path.join(dir, 'cache'), path.join(dir, 'build'));
   const r = await ours(dir, [], { keepEvents: true, rss });
   const c = countStatus(r.events, 'validated');
   if (r.summary.failed?.length) throw new Error(`asmgraph build failed in ${dir}: ${JSON.stringify(r.summary.failed).slice(0, 2000)}`);
-  return { ms: r.ms, ok: c.ok, rejected: c.rejected, rssKB: r.rssKB, executed: r.summary.executed };
+  return { ms: r.ms, cpuMs: r.cpuMs, ok: c.ok, rejected: c.rejected, rssKB: r.rssKB, executed: r.summary.executed };
 }
 
-async function coldPeer(tool: 'make' | 'ninja', dir: string, jobs: number): Promise<{ ms: number; ok: number }> {
+async function coldPeer(tool: 'make' | 'ninja', dir: string, jobs: number): Promise<{ ms: number; cpuMs?: number; ok: number }> {
   await rmrf(path.join(dir, 'w'), path.join(dir, '.ninja_log'), path.join(dir, '.ninja_deps'));
   const r = tool === 'make'
     ? await timed('make', ['-j', String(jobs), '-k', '-s'], { cwd: dir, check: false })
     : await timed('ninja', ['-j', String(jobs), '-k', '0'], { cwd: dir, check: false });
-  return { ms: r.ms, ok: await countOk(dir) };
+  return { ms: r.ms, cpuMs: r.cpuMs, ok: await countOk(dir) };
 }
 
 async function coldSection(s: CxxSetup, runs: number, defaultRuns: number, jobs: number): Promise<Section> {
   const n = s.programs.length;
   const names = s.programs.map((p) => p.name);
   const samples = { ours: [] as number[], oursDefault: [] as number[], make: [] as number[], ninja: [] as number[] };
+  const cpu = { ours: [] as number[], oursDefault: [] as number[], make: [] as number[], ninja: [] as number[] };
   const ratios = { make: [] as number[], ninja: [] as number[], defaultVsMake: [] as number[], defaultVsNinja: [] as number[] };
   const okCounts: Record<string, number[]> = { ours: [], oursDefault: [], make: [], ninja: [] };
   const rejected: Record<string, Record<string, number>> = {};
@@ -242,11 +243,13 @@ async function coldSection(s: CxxSetup, runs: number, defaultRuns: number, jobs:
         const r = await coldOurs(tool === 'ours' ? s.oursNf : s.oursDef, tool === 'ours' && i === 0);
         if (tool === 'ours' && i === 0) rssKB = r.rssKB;
         run[tool] = r.ms;
+        if (r.cpuMs !== undefined) cpu[tool as keyof typeof cpu].push(r.cpuMs);
         okCounts[tool].push(r.ok);
         rejected[tool] = r.rejected;
       } else {
         const r = await coldPeer(tool as 'make' | 'ninja', tool === 'make' ? s.make : s.ninja, jobs);
         run[tool] = r.ms;
+        if (r.cpuMs !== undefined) cpu[tool as keyof typeof cpu].push(r.cpuMs);
         okCounts[tool].push(r.ok);
       }
       log(`  ${tool}: ${fmtMs(run[tool])}`);
@@ -268,6 +271,7 @@ async function coldSection(s: CxxSetup, runs: number, defaultRuns: number, jobs:
   return {
     title: '', status: 'measured', programs: n, runs, defaultRuns: Math.min(defaultRuns, runs), jobs,
     wallMs: st, ratio: rt,
+    cpuMs: { ours: stat(cpu.ours), oursDefault: stat(cpu.oursDefault), make: stat(cpu.make), ninja: stat(cpu.ninja) },
     target: { ratioMax: 0.5, met: rt.make.median <= 0.5 && rt.ninja.median <= 0.5 },
     validatedOk: okCounts, rejected,
     asmIdentical: { vsMake: { ...asmVsMake, differ: asmVsMake.differ.slice(0, 20), missing: asmVsMake.missing.slice(0, 20) }, vsNinja: { ...asmVsNinja, differ: asmVsNinja.differ.slice(0, 20), missing: asmVsNinja.missing.slice(0, 20) }, allIdentical: asmVsMake.identical === n && asmVsNinja.identical === n },
@@ -599,6 +603,11 @@ function renderSection(key: string, s: Section): string {
       rows.push(['make -j', fmtStat(a.wallMs.make), ok('make')]);
       rows.push(['ninja -j', fmtStat(a.wallMs.ninja), ok('ninja')]);
       out.push(table(rows), '');
+      if (a.cpuMs?.ours?.n) {
+        out.push(`CPU time (user + system of the tool and all its children, GNU time; less sensitive to other load than wall): asmgraph ${fmtStat(a.cpuMs.ours)}` +
+          `${a.cpuMs.oursDefault.n ? `, asmgraph default ${fmtStat(a.cpuMs.oursDefault)}` : ''}, make ${fmtStat(a.cpuMs.make)}, ninja ${fmtStat(a.cpuMs.ninja)}; ` +
+          `median CPU ratio asmgraph / make ${(a.cpuMs.ours.median / a.cpuMs.make.median).toFixed(2)}, / ninja ${(a.cpuMs.ours.median / a.cpuMs.ninja.median).toFixed(2)}.`, '');
+      }
       out.push(table([
         ['ratio (ours / theirs, per run)', 'value', 'target ≤ 0.5'],
         ['asmgraph / make', fmtRatio(a.ratio.make), a.ratio.make.median <= 0.5 ? 'met' : '**missed**'],

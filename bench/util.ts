@@ -35,6 +35,8 @@ export interface Timed {
   stderr: string;
   /** Peak resident set size in KiB (only when asked for). */
   rssKB?: number;
+  /** User + system CPU of the process and the children it waited for (GNU time only). */
+  cpuMs?: number;
 }
 
 export const HAVE_GNU_TIME = existsSync('/usr/bin/time');
@@ -54,9 +56,9 @@ export interface RunOpts {
 export async function timed(cmd: string, args: string[], o: RunOpts): Promise<Timed> {
   let rssFile: string | undefined;
   let argv = [cmd, ...args];
-  if (o.rss && HAVE_GNU_TIME) {
+  if (HAVE_GNU_TIME) {
     rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    argv = ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv];
+    argv = ['/usr/bin/time', '-f', '%M %U %S', '-o', rssFile, ...argv];
   }
   const tail = o.tailStdout ?? 4 * 1024 * 1024;
   const t0 = performance.now();
@@ -92,14 +94,17 @@ export async function timed(cmd: string, args: string[], o: RunOpts): Promise<Ti
   const ms = performance.now() - t0;
   if (poll) clearInterval(poll);
   let rssKB: number | undefined;
+  let cpuMs: number | undefined;
   if (rssFile) {
     const text = await fsp.readFile(rssFile, 'utf8').catch(() => '');
     const lines = text.trim().split('\n');
-    rssKB = Number(lines[lines.length - 1]) || undefined;
+    const [m, u, sys] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+    if (o.rss) rssKB = m || undefined;
+    if (Number.isFinite(u) && Number.isFinite(sys)) cpuMs = (u + sys) * 1000;
     await fsp.rm(rssFile, { force: true });
   } else if (o.rss) rssKB = hwm || undefined;
   if (stdout.length > tail) stdout = stdout.slice(-tail);
-  const r = { ms, code, stdout, stderr, rssKB };
+  const r = { ms, code, stdout, stderr, rssKB, cpuMs };
   if ((o.check ?? true) && code !== 0) {
     throw new Error(`${argv.join(' ')} (in ${o.cwd}) exited with ${code}\n${stderr.slice(-3000)}\n${stdout.slice(-2000)}`);
   }

@@ -12,6 +12,8 @@ import { makeProject, REPO, runCli, summaryOf, type CliResult } from './support/
 const FIXTURES = path.join(REPO, 'test/fixtures/validate');
 const MARKER = `m${process.pid}x${Date.now()}`;
 const SECRET = `sk-test-${MARKER}-do-not-leak`;
+/** This suite's sandboxes get their own uid range, so other suites' sandboxes are not counted. */
+const UID_BASE = 64000;
 
 const PIPELINE = `version: 1
 targets:
@@ -68,7 +70,7 @@ function sandboxProcesses(): string[] {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      if (uid >= 61000 && uid < 62000) found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
+      if (uid >= UID_BASE && uid < UID_BASE + 1000) found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
     } catch {
       /* exited meanwhile */
     }
@@ -94,7 +96,7 @@ beforeAll(async () => {
   Object.assign(files, { 'tamper/mismatch.cpp': hello, 'tamper/assemble.cpp': hello, 'tamper/link.cpp': hello, 'tamper/nocfi.cpp': exc });
   for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
   dir = await makeProject(files);
-  build = await runCli(dir, ['--json', 'validated', 'tamper-validated', 'tamper-fallback'], { OPENAI_API_KEY: SECRET, ASMGRAPH_TEST_TOKEN: SECRET });
+  build = await runCli(dir, ['--json', 'validated', 'tamper-validated', 'tamper-fallback'], { OPENAI_API_KEY: SECRET, ASMGRAPH_TEST_TOKEN: SECRET, ASMGRAPH_SANDBOX_UID_BASE: String(UID_BASE) });
 }, 600_000);
 
 afterAll(async () => {

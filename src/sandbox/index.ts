@@ -174,7 +174,8 @@ const HELPER_IN_SANDBOX = '/.asmgraph-exec';
 /** Bump when the sandbox's observable semantics change (enters cache keys). */
 const SANDBOX_PROTOCOL = 1;
 
-const UID_BASE = 61000;
+/** ASMGRAPH_SANDBOX_UID_BASE moves the pool (e.g. to keep two test suites' sandboxes apart). */
+const UID_BASE = Number(process.env.ASMGRAPH_SANDBOX_UID_BASE) || 61000;
 const UID_COUNT = 1000;
 
 // ---------------------------------------------------------------------------------------------

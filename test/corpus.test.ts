@@ -1,0 +1,91 @@
+/**
+ * The default pipeline on the bundled corpus, as `npm run build-graph` runs it on a fresh clone:
+ * every program validates, a second run executes nothing, an edit re-runs only that program's
+ * chain; the aarch64 target validates the corpus under qemu, riscv64 a part of it.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeProject, outcomes, REPO, runCli, summaryOf, type CliResult } from './support/cli.js';
+
+let dir = '';
+let first: CliResult;
+let programs: string[] = [];
+
+beforeAll(async () => {
+  const files: Record<string, string> = { 'pipeline.yaml': await fsp.readFile(path.join(REPO, 'pipeline.yaml'), 'utf8') };
+  for (const sub of ['sources', 'toolchain']) {
+    for (const f of await fsp.readdir(path.join(REPO, sub))) files[`${sub}/${f}`] = await fsp.readFile(path.join(REPO, sub, f), 'utf8');
+  }
+  programs = Object.keys(files).filter((f) => f.endsWith('.cpp')).map((f) => path.basename(f, '.cpp')).sort();
+  dir = await makeProject(files);
+  await fsp.chmod(dir, 0o755);
+  first = await runCli(dir, ['--json']);
+}, 900_000);
+
+afterAll(async () => {
+  if (dir) await fsp.rm(dir, { recursive: true, force: true });
+});
+
+describe('the bundled corpus, x86-64 (the default pipeline)', () => {
+  it('has at least 40 programs, each with its prompt, including the seed\'s examples', async () => {
+    expect(programs.length).toBeGreaterThanOrEqual(40);
+    for (const p of programs) await fsp.access(path.join(dir, 'sources', `${p}.prompt.txt`));
+    expect(programs).toEqual(expect.arrayContaining(['add_8_and_120', 'made_by_then_add', 'sort_vector']));
+  });
+
+  it('validates every program ok and writes the dataset and its report', async () => {
+    expect(first.code, first.stderr).toBe(0);
+    const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/dataset.report.json'), 'utf8'));
+    expect(report.verdicts).toEqual({ ok: programs.length });
+    const trainLines = (await fsp.readFile(path.join(dir, 'build/train.jsonl'), 'utf8')).trim().split('\n');
+    const validLines = (await fsp.readFile(path.join(dir, 'build/valid.jsonl'), 'utf8')).trim().split('\n').filter(Boolean);
+    expect(trainLines.length + validLines.length).toBe(report.examples.total);
+    expect(report.examples.total + (report.excluded['too-long']?.count ?? 0)).toBe(programs.length);
+    const ex = JSON.parse(trainLines[0]);
+    expect(ex.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant']);
+    expect(ex.messages[2].content).toMatch(/^Sure! But let's first write C\+\+ code which works like that:\n[\s\S]*\nNow, let's write the Assembler code:\n/);
+    expect(first.stderr + first.stdout).toMatch(/dataset: \d+ examples/);
+  });
+
+  it('the seed\'s sort example produces the seed\'s output', async () => {
+    expect(await fsp.readFile(path.join(dir, 'build/validated/sort_vector.expected.txt'), 'utf8')).toBe('1 2 3 4 5\n');
+    expect(await fsp.readFile(path.join(dir, 'build/validated/add_8_and_120.expected.txt'), 'utf8')).toBe('The sum of 8 and 120 is: 128\n');
+  });
+
+  it('a second run executes nothing', async () => {
+    const r = await runCli(dir, ['--json']);
+    expect(summaryOf(r)).toMatchObject({ executed: 0, cached: 0 });
+    expect(summaryOf(r).upToDate).toBe(summaryOf(first).total);
+  });
+
+  it('editing one program re-runs only its chain', async () => {
+    const f = path.join(dir, 'sources/sort_vector.cpp');
+    await fsp.writeFile(f, (await fsp.readFile(f, 'utf8')).replace('{3, 2, 5, 1, 4}', '{3, 2, 5, 1, 4, 6}'));
+    const r = await runCli(dir, ['--json', '--explain']);
+    expect(outcomes(r).executed).toEqual(['asm/sort_vector', 'cleaned/sort_vector', 'dataset', 'validated/sort_vector']);
+    expect(await fsp.readFile(path.join(dir, 'build/validated/sort_vector.expected.txt'), 'utf8')).toBe('1 2 3 4 5 6\n');
+  });
+});
+
+describe('cross targets under qemu', () => {
+  it('aarch64: the corpus validates under qemu-aarch64', async () => {
+    const r = await runCli(dir, ['--json', 'dataset-aarch64']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/aarch64/dataset.report.json'), 'utf8'));
+    expect(report.verdicts).toEqual({ ok: programs.length });
+    const s = await fsp.readFile(path.join(dir, 'build/asm-aarch64/add_8_and_120.s'), 'utf8');
+    expect(s).toMatch(/\bbl\s/);
+    expect(s).not.toMatch(/%rbp/);
+  }, 900_000);
+
+  it('riscv64: a part of the corpus validates under qemu-riscv64', async () => {
+    const pipeline = (await fsp.readFile(path.join(dir, 'pipeline.yaml'), 'utf8')).replace('glob: sources/*.cpp', 'glob: sources/[a-c]*.cpp');
+    await fsp.writeFile(path.join(dir, 'pipeline.yaml'), pipeline);
+    const r = await runCli(dir, ['--json', 'validated-riscv64']);
+    expect(r.code, r.stderr).toBe(0);
+    const done = r.events.filter((e) => e.type === 'node-done' && String(e.id).startsWith('validated-riscv64/'));
+    expect(done.length).toBeGreaterThan(5);
+    for (const e of done) expect(e.status, `${e.id}: ${e.message}`).toBe('ok');
+  }, 900_000);
+});
