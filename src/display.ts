@@ -2,6 +2,7 @@
  * Consumers of the engine's event stream: a terminal display (a live status line on a TTY,
  * plain lines otherwise) and NDJSON for --json. Both end with the build summary.
  */
+import { createLogUpdate } from 'log-update';
 import type { BuildSummary, EngineEvent, Listener } from './engine/events.js';
 
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
@@ -51,17 +52,21 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
   const out = opts.out ?? process.stderr;
   const tty = opts.tty ?? !!out.isTTY;
   const status = { total: 0, done: 0, running: 0, cached: 0, rejected: 0, start: Date.now() };
-  let live = '';
+  // log-update redraws the status line in place (and copes with lines wider than the terminal).
+  const live = tty ? createLogUpdate(out, { showCursor: true }) : undefined;
+  let shown = false;
   let lastDraw = 0;
   const clearLive = () => {
-    if (tty && live) {
-      out.write('\r\x1b[2K');
-      live = '';
+    if (live && shown) {
+      live.clear();
+      shown = false;
     }
   };
   const print = (text: string) => {
+    const wasShown = shown;
     clearLive();
     out.write(`${text}\n`);
+    if (wasShown) draw(true);
   };
   const draw = (force = false) => {
     if (!tty || opts.verbosity === 'quiet') return;
@@ -71,8 +76,8 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
     const elapsed = now - status.start;
     const rate = status.done / Math.max(1, elapsed);
     const eta = status.done > 0 && status.total > status.done ? ` · ETA ${formatMs(Math.round((status.total - status.done) / rate))}` : '';
-    live = `[${status.done}/${status.total}] running ${status.running} · from cache ${status.cached} · rejected ${status.rejected} · ${formatMs(elapsed)}${eta}`;
-    out.write(`\r\x1b[2K${live}`);
+    live!(`[${status.done}/${status.total}] running ${status.running} · from cache ${status.cached} · rejected ${status.rejected} · ${formatMs(elapsed)}${eta}`);
+    shown = true;
   };
   const listener = (e: EngineEvent) => {
     switch (e.type) {
