@@ -137,8 +137,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('print the JSON Schema of pipeline.yaml (committed as schema/pipeline.schema.json)')
     .action(async () => {
       const { editorSchema } = await import('./pipeline/schema.js');
-      const { defaultKinds } = await import('./kinds.js');
-      process.stdout.write(`${JSON.stringify(editorSchema(defaultKinds().all()), null, 2)}\n`);
+      const { allKinds } = await import('./kinds.js');
+      process.stdout.write(`${JSON.stringify(editorSchema((await allKinds()).all()), null, 2)}\n`);
     });
 
   const cache = program.command('cache').description('manage the content-addressed store in cache/');

@@ -2,7 +2,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { defaultKinds } from './kinds.js';
+import { kindsFor } from './kinds.js';
+import { readFile } from 'node:fs/promises';
 import { loadPipeline } from './pipeline/load.js';
 import type { Pipeline } from './pipeline/model.js';
 import { UsageError } from './pipeline/diagnostics.js';
@@ -22,7 +23,9 @@ export function findPipelineFile(explicit?: string): string {
 }
 
 export async function openPipeline(file?: string): Promise<Pipeline> {
-  return loadPipeline(findPipelineFile(file), defaultKinds(), os.availableParallelism());
+  const f = findPipelineFile(file);
+  const text = await readFile(f, 'utf8').catch(() => '');
+  return loadPipeline(f, await kindsFor(text), os.availableParallelism());
 }
 
 export function storeOf(p: Pipeline): Store {

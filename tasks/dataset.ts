@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ItemView, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
-import { estimateTrainingCost } from '../src/llm/finetune.js';
+import { estimateTrainingCost } from '../src/llm/cost.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
