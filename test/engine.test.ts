@@ -154,6 +154,14 @@ describe('incremental builds', () => {
     expect(await fsp.readFile(path.join(dir, 'build/upper/c.txt'), 'utf8')).toBe('GAMMA\n');
   });
 
+  it('outputs are identical whatever the execution order (-j 1 vs -j 8)', async () => {
+    const one = await project();
+    const eight = await project();
+    expect((await runCli(one, ['-j', '1'])).code).toBe(0);
+    expect((await runCli(eight, ['-j', '8'])).code).toBe(0);
+    expect(await readTree(path.join(eight, 'build'))).toEqual(await readTree(path.join(one, 'build')));
+  });
+
   it('builds only the named target and its dependencies', async () => {
     const dir = await project();
     const r = await runCli(dir, ['--json', 'stripped']);

@@ -1,23 +1,15 @@
 /** `asmgraph [build] [targets...]`: bring the requested targets up to date. */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Build } from '../engine/build.js';
+import { Build, type BuildOptions } from '../engine/build.js';
 import { UsageError } from '../pipeline/diagnostics.js';
 import type { BuildSummary, Listener } from '../engine/events.js';
 import { acquireLock } from '../lock.js';
 import type { Pipeline } from '../pipeline/model.js';
-import type { RunFlags } from '../task-api.js';
 import { checkTargets, storeOf } from '../project.js';
 
-export interface BuildCommandOptions {
+export interface BuildCommandOptions extends Omit<BuildOptions, 'onEvent' | 'targets'> {
   targets: string[];
-  jobs?: number;
-  keepGoing?: boolean;
-  dryRun?: boolean;
-  explain?: boolean;
-  force?: boolean;
-  signal?: AbortSignal;
-  flags?: RunFlags;
 }
 
 async function checkWritable(dir: string): Promise<void> {

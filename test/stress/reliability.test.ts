@@ -8,18 +8,11 @@ import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, makeProject, readTree, REPO, runCli, summaryOf } from '../support/cli.js';
+import { rng, SEED } from '../support/random.js';
 
 const KILLS = Number(process.env.ASMGRAPH_KILLS ?? 50);
 const PROGRAMS = Number(process.env.ASMGRAPH_PROGRAMS ?? 10);
-const SEED = Number(process.env.ASMGRAPH_SEED ?? Date.now() % 100000);
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const PIPELINE = `version: 1
 default: [dataset]
