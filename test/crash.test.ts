@@ -43,7 +43,7 @@ afterAll(async () => {
 });
 
 describe('crash safety', () => {
-  it(`survives ${KILLS} kill -9 at random moments (seed ${SEED}) and ends byte-identical to a clean build`, async () => {
+  it(`survives ${KILLS} kill -9 at random moments (seed ${SEED}) and ends byte-identical to a clean build`, { timeout: 300_000 }, async () => {
     console.log(`crash test seed: ${SEED} (replay with ASMGRAPH_SEED=${SEED})`);
     const random = rng(SEED);
     const clean = await makeProject(files());
@@ -64,7 +64,7 @@ describe('crash safety', () => {
     }
     // Restore every input, then finish normally.
     for (const [rel, text] of Object.entries(files())) await fsp.writeFile(path.join(victim, rel), text);
-    const final = await runCli(victim, ['--json']);
+    const final = await runCli(victim, ['--json'], {}, 100_000);
     expect(final.code, final.stderr).toBe(0);
     expect(await readTree(path.join(victim, 'build'))).toEqual(expected);
     const verify = await runCli(victim, ['cache', 'verify', '--json']);

@@ -29,7 +29,7 @@ export class Store {
 
   /** Call while holding the project lock: clears temp files a killed run left behind. */
   async open(opts: { clearTemp: boolean } = { clearTemp: true }): Promise<void> {
-    if (opts.clearTemp) await fsp.rm(this.tmpDir, { recursive: true, force: true });
+    if (opts.clearTemp) await fsp.rm(this.tmpDir, { recursive: true, force: true, maxRetries: 5 });
     await fsp.mkdir(this.tmpDir, { recursive: true });
     setTempRoot(this.tmpDir);
     await this.hasher.load();

@@ -15,7 +15,7 @@ export interface CliResult {
 }
 
 /** Runs `node dist/src/cli.js args` in `cwd`; with --json, stdout is parsed into `events`. */
-export function runCli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -23,7 +23,13 @@ export function runCli(cwd: string, args: string[], env: Record<string, string> 
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
+    // A hung CLI fails the test with what it printed, instead of a bare test timeout.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`asmgraph ${args.join(' ')} in ${cwd} did not finish in ${timeoutMs} ms\nstderr: ${stderr.slice(-4000)}\nstdout: ${stdout.slice(-4000)}`));
+    }, timeoutMs);
     child.on('close', (code) => {
+      clearTimeout(timer);
       const events = args.includes('--json')
         ? stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
         : [];
