@@ -57,10 +57,12 @@ describe('crash safety', () => {
       if (k % 4 === 3) await fsp.writeFile(path.join(victim, `src/f0${k % 10}.txt`), `edited ${k}\n`);
       if (k % 4 === 0 && k > 0) await fsp.writeFile(path.join(victim, `src/f0${(k - 4) % 10}.txt`), `line ${(k - 4) % 10} ${'abc'.repeat((k - 4) % 10)}\n`);
       const child = spawn(process.execPath, [CLI, '-j', '4'], { cwd: victim, stdio: 'ignore' });
+      // Listen before killing: a run that finishes on its own must not be waited for forever.
+      const closed = new Promise((r) => child.on('close', r));
       const delay = Math.floor(random() * 900);
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
     }
     // Restore every input, then finish normally.
     for (const [rel, text] of Object.entries(files())) await fsp.writeFile(path.join(victim, rel), text);
@@ -81,6 +83,7 @@ describe('crash safety', () => {
     });
     dirs.push(dir);
     const child = spawn(process.execPath, [CLI, '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const closed = new Promise<number | null>((r) => child.on('close', r));
     let out = '';
     const started = new Promise<void>((resolve) => {
       child.stdout.on('data', (d) => {
@@ -91,7 +94,7 @@ describe('crash safety', () => {
     await started;
     const t0 = Date.now();
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('close', r));
+    const code = await closed;
     expect(code).toBe(130);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(await fsp.readdir(path.join(dir, 'cache/tmp'))).toEqual([]);

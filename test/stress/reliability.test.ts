@@ -68,9 +68,11 @@ describe('reliability (stress)', () => {
     for (let k = 0; k < KILLS; k++) {
       if (k % 10 === 5) await fsp.rm(path.join(victim, 'build'), { recursive: true, force: true });
       const child = spawn(process.execPath, [CLI], { cwd: victim, stdio: 'ignore' });
+      // Listen before killing: a run that finishes on its own must not be waited for forever.
+      const closed = new Promise((r) => child.on('close', r));
       await new Promise((r) => setTimeout(r, Math.floor(random() * 2500)));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
       survived++;
     }
     const final = await runCli(victim, ['--json']);
