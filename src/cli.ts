@@ -9,7 +9,7 @@ import { gc, parseSize, verify } from './commands/cache.js';
 import { clean } from './commands/clean.js';
 import { renderGraph } from './commands/graph.js';
 import { computeStatus, formatStatus } from './commands/status.js';
-import { formatMs, jsonDisplay, terminalDisplay, type Display } from './display.js';
+import { jsonDisplay, terminalDisplay, type Display } from './display.js';
 import { errorMessage } from './engine/build.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { openPipeline } from './project.js';
@@ -199,7 +199,6 @@ function mb(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-void formatMs;
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;

@@ -161,7 +161,6 @@ export class Build {
       id: def.name,
       deps: [],
       run: async () => {
-        const t0 = Date.now();
         const kind = def.kind as SourceKind;
         const scan = await kind.scan({
           projectRoot: this.root,
@@ -186,7 +185,6 @@ export class Build {
           if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected');
         }
         this.setItems(t, [...t.views.values()].map((v) => ({ key: v.key, base: v.base, vars: {} })));
-        void t0;
       },
     });
   }
@@ -809,4 +807,3 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-export { hashJson };

@@ -183,11 +183,9 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
       if (a.target === b.target) continue;
       const clash = a.path === b.path || (a.dir && isInside(a.path, b.path)) || (b.dir && isInside(b.path, a.path));
       if (clash) {
-        const t = targets.get(b.target)!;
         at(['targets', b.target, raw.targets[b.target]?.out !== undefined ? 'out' : 'kind'],
           `writes ${b.path}, which target "${a.target}" also writes (${a.path}); give one of them another "out"`);
       }
-      void 0;
     }
   }
   if (diags.length) throw new PipelineError(dedupe(diags));
