@@ -45,6 +45,8 @@ interface Example {
   assistantTokens: number;
   line: string;
   variant?: string;
+  asmTokens?: number;
+  asmTokensRaw?: number;
 }
 
 export function normaliseCpp(src: string): string {
@@ -69,7 +71,7 @@ function median(xs: number[]): number {
 
 export const datasetKind: ReduceKind = {
   name: 'dataset',
-  version: '1',
+  version: '2',
   mode: 'reduce',
   pool: 'cpu',
   description: 'train.jsonl / valid.jsonl in chat fine-tuning format, with a report.',
@@ -173,6 +175,8 @@ export const datasetKind: ReduceKind = {
       examples.push({
         key: item.key, split: splitOf(norm, validFraction), tokens, assistantTokens,
         line: JSON.stringify({ messages }), variant: typeof item.meta.variant === 'string' ? item.meta.variant : undefined,
+        asmTokens: typeof item.meta.tokens === 'number' ? item.meta.tokens : undefined,
+        asmTokensRaw: typeof item.meta.tokensRaw === 'number' ? item.meta.tokensRaw : undefined,
       });
     }
 
@@ -197,7 +201,10 @@ export const datasetKind: ReduceKind = {
       cleaning: { fellBackToRaw: cleanFallbacks },
       cost: { epochs, usdPerMillion: cost.usdPerMillion, billedTokens: cost.billedTokens, usd: cost.usd },
       checks: { roles: 'system, user, assistant in every example', problems },
-      perExample: examples.map((e) => ({ key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variant ?? null })),
+      perExample: examples.map((e) => ({
+        key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variant ?? null,
+        assemblyTokens: e.asmTokens ?? null, assemblyTokensRaw: e.asmTokensRaw ?? null,
+      })),
     };
     const verdictText = Object.entries(verdicts).sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} ${n}`).join(', ');
     const summary = [

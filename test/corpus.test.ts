@@ -42,6 +42,9 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     const validLines = (await fsp.readFile(path.join(dir, 'build/valid.jsonl'), 'utf8')).trim().split('\n').filter(Boolean);
     expect(trainLines.length + validLines.length).toBe(report.examples.total);
     expect(report.examples.total + (report.excluded['too-long']?.count ?? 0)).toBe(programs.length);
+    // Tokens raw vs cleaned, per item and in total.
+    expect(report.tokens.assembly.final).toBeLessThan(report.tokens.assembly.raw);
+    for (const e of report.perExample) expect(e.assemblyTokens).toBeLessThanOrEqual(e.assemblyTokensRaw);
     const ex = JSON.parse(trainLines[0]);
     expect(ex.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant']);
     expect(ex.messages[2].content).toMatch(/^Sure! But let's first write C\+\+ code which works like that:\n[\s\S]*\nNow, let's write the Assembler code:\n/);
