@@ -209,10 +209,11 @@ export interface ScanContext {
   projectRoot: string;
   target: string;
   params: JsonObject;
-  /** Hashes a project file through the stat fast path; returns bytes only if it had to read them. */
-  hashFile(rel: string): Promise<{ hash: string; size: number }>;
-  /** Stores the bytes of a project file in the blob store. */
-  storeFile(rel: string): Promise<FileRef>;
+  /**
+   * lstat of a project file, or undefined if it does not exist. Synchronous and remembered for
+   * the build, so the engine does not stat the file again when it hashes it.
+   */
+  lstat(rel: string): import('node:fs').Stats | undefined;
 }
 
 export interface ScannedItem {

@@ -36,7 +36,7 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
     // A pass that met a corrupt or missing cache entry invalidates what named it; one more pass
     // rebuilds it (corrupt entries are never served).
     for (let pass = 0; ; pass++) {
-      const build = new Build(p, store, { ...opts, onEvent: listener });
+      const build = new Build(p, store, { ...opts, onEvent: listener, checkSources: pass > 0 });
       const summary = await build.run();
       if (!build.retryNeeded || summary.interrupted) return summary;
       if (pass >= 2) {

@@ -42,7 +42,8 @@ export async function gc(p: Pipeline, maxBytes: number, onWait: (h: string) => v
   try {
     await store.open();
     const protectedKeys = new Set<string>();
-    const protectedBlobs = new Set<string>();
+    // The current sources' blobs stay: builds trust the stat fast path to say they are stored.
+    const protectedBlobs = store.hasher.knownHashes();
     for (const name of p.targets.keys()) {
       const st = await store.states.load(name);
       for (const ns of Object.values(st.nodes)) {

@@ -3,7 +3,7 @@
  * computes each node's key, and for each node either finds its outputs in place, restores
  * them from the cache, or runs the task. Emits events; never prints.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, hashJson } from '../hash.js';
 import { isInside } from '../fsutil.js';
@@ -15,7 +15,7 @@ import type {
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
-import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, keyRecord } from './keys.js';
+import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
 import { Pools, Scheduler } from './scheduler.js';
 
@@ -29,6 +29,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   onEvent?: Listener;
   flags?: RunFlags;
+  /** Check that every source file's blob is in the store (set on a second pass after a missing blob). */
+  checkSources?: boolean;
 }
 
 interface ItemDesc {
@@ -76,6 +78,8 @@ export class Build {
   private readonly root: string;
   private readonly started = Date.now();
   private interrupted = false;
+  /** lstat results of the source scan, reused when the files are hashed. */
+  private readonly lstats = new Map<string, Stats>();
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
   retryNeeded = false;
   private readonly flags: RunFlags;
@@ -166,8 +170,11 @@ export class Build {
           projectRoot: this.root,
           target: def.name,
           params: def.params,
-          hashFile: (rel) => this.store.hasher.hash(rel, path.join(this.root, rel)),
-          storeFile: (rel) => this.storeSourceFile(rel),
+          lstat: (rel) => {
+            const st = lstatSync(path.join(this.root, rel), { throwIfNoEntry: false });
+            if (st && !st.isSymbolicLink()) this.lstats.set(rel, st);
+            return st;
+          },
         });
         for (const w of scan.warnings) this.emit({ type: 'warning', message: `${path.basename(this.pipeline.file)}: targets.${def.name}: ${w}` });
         for (const it of scan.items) {
@@ -191,11 +198,13 @@ export class Build {
 
   private async storeSourceFile(rel: string): Promise<FileRef> {
     const abs = path.join(this.root, rel);
-    const h = await this.store.hasher.hash(rel, abs);
+    const h = await this.store.hasher.hash(rel, abs, this.lstats.get(rel));
     const ref = { hash: h.hash, size: h.size };
     // Stored even in a dry run (it runs nothing), so plans can read the sources.
+    // A file the stat fast path vouches for was stored when it was last hashed; a pass that met a
+    // missing blob (gc, damage) checks them all again.
     if (h.bytes) await this.store.blobs.put(h.bytes);
-    else if (!(await this.store.blobs.has(ref))) await this.store.blobs.put(await fsp.readFile(abs));
+    else if (this.opts.checkSources && !this.store.blobs.hasSync(ref)) await this.store.blobs.put(await fsp.readFile(abs));
     return ref;
   }
 
@@ -400,11 +409,9 @@ export class Build {
     const kind = def.kind as MapKind | ReduceKind;
     const t0 = Date.now();
     const identity = await this.identity(def, params, item?.vars);
-    const record = keyRecord({
-      kind: kind.name, kindVersion: kind.version, params, identity,
-      env: envFingerprint(kind.env?.(params) ?? []), inputs,
-    });
-    const key = keyOf(record);
+    const shared = this.sharedKey(def, params, identity);
+    const key = splitKey(shared.hash, inputs);
+    const record: JsonObject = { ...shared.record, inputs };
     const prev = this.store.states.get(def.name)?.nodes[nodeKey];
 
     if (!this.opts.force && prev && prev.key === key) {
@@ -712,9 +719,25 @@ export class Build {
 
   private effectiveParams(def: TargetDef, vars: Record<string, string>): JsonObject {
     const props = (def.kind.paramsSchema.properties ?? {}) as JsonObject;
+    const applied = Object.entries(vars).filter(([k]) => k in props);
+    if (!applied.length) return def.params;
     const out: JsonObject = { ...def.params };
-    for (const [k, v] of Object.entries(vars)) if (k in props) out[k] = v;
+    for (const [k, v] of applied) out[k] = v;
     return out;
+  }
+
+  private readonly shared = new Map<string, { record: JsonObject; hash: string }>();
+
+  /** The key part shared by a target's nodes with the same parameters, computed once. */
+  private sharedKey(def: TargetDef, params: JsonObject, identity: JsonObject): { record: JsonObject; hash: string } {
+    const memo = params === def.params ? def.name : `${def.name}|${canonicalJson(params)}`;
+    let s = this.shared.get(memo);
+    if (!s) {
+      const kind = def.kind;
+      s = sharedPart({ kind: kind.name, kindVersion: kind.version, params, identity, env: envFingerprint(kind.env?.(params) ?? []) });
+      this.shared.set(memo, s);
+    }
+    return s;
   }
 
   private identity(def: TargetDef, params: JsonObject, vars: Record<string, string> | undefined): Promise<JsonObject> {

@@ -11,11 +11,15 @@
  *                the hash of the item's meta; aggregating kinds also see each item's key
  *
  * Not in it: the item's own name (identical programs share one entry), paths, times.
+ *
+ * The key is sha256(hash(everything but inputs) + canonical inputs): the shared part is hashed
+ * once per target, so a 10,000-item no-op build hashes 10,000 small input records, not
+ * 10,000 full ones. The full record is kept in the action cache for --explain.
  */
-import { hashJson, sha256 } from '../hash.js';
+import { canonicalJson, hashJson, sha256 } from '../hash.js';
 import type { ItemView, Json, JsonObject } from '../task-api.js';
 
-export const ENGINE_KEY_VERSION = 1;
+export const ENGINE_KEY_VERSION = 2;
 
 export interface KeyParts {
   kind: string;
@@ -26,20 +30,23 @@ export interface KeyParts {
   inputs: Record<string, Json>;
 }
 
-export function keyRecord(p: KeyParts): JsonObject {
-  return {
-    engine: ENGINE_KEY_VERSION,
-    kind: p.kind,
-    version: p.kindVersion,
-    params: p.params,
-    identity: p.identity,
-    env: p.env,
-    inputs: p.inputs,
-  };
-}
-
 export function keyOf(record: JsonObject): string {
   return hashJson(record);
+}
+
+/**
+ * The key of a record split in two: the part every node of a target shares (hashed once per
+ * target and parameter set) and the node's own inputs. Equal records give equal keys.
+ */
+export function splitKey(sharedHash: string, inputs: Json): string {
+  return sha256(`${sharedHash}\n${canonicalJson(inputs)}`);
+}
+
+export function sharedPart(p: Omit<KeyParts, 'inputs'>): { record: JsonObject; hash: string } {
+  const record: JsonObject = {
+    engine: ENGINE_KEY_VERSION, kind: p.kind, version: p.kindVersion, params: p.params, identity: p.identity, env: p.env,
+  };
+  return { record, hash: hashJson(record) };
 }
 
 /** The part of an input item that enters a key. */

@@ -2,7 +2,7 @@
  * Copies outputs from the store into the work tree (temp file + rename) and checks
  * whether what is there is still what was put there (size, mtime, inode).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { removeAndPrune, writeFileAtomic } from '../fsutil.js';
 import type { OutStat } from '../store/index.js';
@@ -17,12 +17,10 @@ export async function writeOutput(root: string, rel: string, data: Uint8Array | 
 /** True when every recorded output is still in place, unmodified. */
 export async function outputsIntact(root: string, out: Record<string, OutStat>): Promise<string | undefined> {
   for (const [rel, [size, mtime, ino]] of Object.entries(out)) {
-    try {
-      const st = await fsp.stat(path.join(root, rel));
-      if (st.size !== size || st.mtimeMs !== mtime || st.ino !== ino) return `${rel} was modified`;
-    } catch {
-      return `${rel} is missing`;
-    }
+    // Synchronous: a no-op build checks every output, and async stats queue on libuv's pool.
+    const st = statSync(path.join(root, rel), { throwIfNoEntry: false });
+    if (!st) return `${rel} is missing`;
+    if (st.size !== size || st.mtimeMs !== mtime || st.ino !== ino) return `${rel} was modified`;
   }
   return undefined;
 }

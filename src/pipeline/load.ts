@@ -57,7 +57,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
   if (diags.length) throw new PipelineError(diags);
 
   const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, validateSchema: false });
   const validateBase = ajv.compile(baseSchema);
   if (!validateBase(data)) {
     for (const d of schemaDiagnostics(validateBase.errors ?? [], [])) at(d.path, d.message, { key: d.key });
@@ -79,6 +79,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
   };
   checkOutPath(settings.buildDir, ['settings', 'buildDir'], root, at);
 
+  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
   const targets = new Map<string, TargetDef>();
   /** Targets with their own errors: references to them are not reported again. */
   const invalid = new Set<string>();
@@ -91,7 +92,8 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
       continue;
     }
     const params = t.params ?? {};
-    const validateParams = ajv.compile(kind.paramsSchema);
+    let validateParams = compiled.get(kind.name);
+    if (!validateParams) compiled.set(kind.name, (validateParams = ajv.compile(kind.paramsSchema)));
     if (!validateParams(params)) {
       invalid.add(name);
       for (const d of schemaDiagnostics(validateParams.errors ?? [], ['targets', name, 'params'])) at(d.path, d.message, { key: d.key });

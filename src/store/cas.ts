@@ -3,7 +3,7 @@
  * `cache/cas/<first two hex>/<hash>`. Blobs are verified on every read, so a corrupt
  * entry is detected on use, removed and never served.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -44,11 +44,11 @@ export class BlobStore {
 
   /** True when the blob exists with the right size (cheap; `read` verifies the bytes). */
   async has(ref: FileRef): Promise<boolean> {
-    try {
-      return (await fsp.stat(this.pathOf(ref.hash))).size === ref.size;
-    } catch {
-      return false;
-    }
+    return this.hasSync(ref);
+  }
+
+  hasSync(ref: FileRef): boolean {
+    return statSync(this.pathOf(ref.hash), { throwIfNoEntry: false })?.size === ref.size;
   }
 
   /** Reads and verifies a blob. Throws CorruptEntryError (after removing it) if the bytes are wrong. */

@@ -4,7 +4,7 @@
  * within RACY_MS of when we hashed it, so a later edit could keep the same timestamps) are
  * always re-hashed on the next run.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, statSync, type Stats } from 'node:fs';
 import { sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
 
@@ -38,7 +38,9 @@ export class FileHasher {
 
   /** Hash of the file at `abs`, stored under the name `rel`. Returns bytes when it had to read them. */
   async hash(rel: string, abs: string, st?: Stats): Promise<HashedFile> {
-    st ??= await fsp.stat(abs);
+    // Synchronous stat: for thousands of unchanged files, queueing async stats on libuv's small
+    // thread pool costs far more than the stats themselves (measured: 40 ms vs 250 ms for 10,000).
+    st ??= statSync(abs);
     const e = this.entries.get(rel);
     if (
       e &&
@@ -55,7 +57,7 @@ export class FileHasher {
     this.hashed++;
     const hash = sha256(bytes);
     // Re-stat after reading: if the file changed while we read it, do not trust the entry.
-    const after = await fsp.stat(abs);
+    const after = statSync(abs);
     if (after.mtimeMs === st.mtimeMs && after.size === bytes.length) {
       this.entries.set(rel, [after.size, after.mtimeMs, after.ctimeMs, after.ino, hash, seenAt]);
       this.dirty = true;
@@ -63,6 +65,11 @@ export class FileHasher {
       this.entries.delete(rel);
     }
     return { hash, size: bytes.length, bytes };
+  }
+
+  /** Hashes of every file seen (the current sources): `cache gc` keeps their blobs. */
+  knownHashes(): Set<string> {
+    return new Set([...this.entries.values()].map((e) => e[4]));
   }
 
   forget(rel: string): void {
