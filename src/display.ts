@@ -104,7 +104,7 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
         if (e.status === 'rejected' && e.outcome !== 'propagated') status.rejected++;
         const showWhy = (opts.explain || e.outcome === 'would-run') && e.why?.length;
         if (e.outcome === 'would-run') {
-          print(`would run ${e.id}${showWhy ? `: ${e.why!.join('; ')}` : ''}`);
+          if (opts.verbosity !== 'quiet') print(`would run ${e.id}${showWhy ? `: ${e.why!.join('; ')}` : ''}`);
         } else if (e.outcome === 'failed') {
           print(`FAILED ${e.id}: ${e.message ?? ''}`);
         } else if (e.outcome === 'executed' || (opts.verbosity === 'verbose' && e.outcome !== 'up-to-date')) {

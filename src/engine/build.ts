@@ -78,6 +78,8 @@ export class Build {
   private readonly root: string;
   private readonly started = Date.now();
   private interrupted = false;
+  /** Dry run: where each unstored source blob can be read from. */
+  private readonly sourcePaths = new Map<string, string>();
   /** lstat results of the source scan, reused when the files are hashed. */
   private readonly lstats = new Map<string, Stats>();
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
@@ -152,6 +154,7 @@ export class Build {
     this.summary.interrupted = this.interrupted;
     this.summary.ok = this.summary.failed.length === 0 && !this.interrupted && !this.retryNeeded;
     if (!this.opts.dryRun) await this.store.save();
+    else await this.store.hasher.save(); // only a cache of file hashes: a dry run may keep it
     this.summary.wallMs = Date.now() - this.started;
     if (!this.retryNeeded || this.interrupted) this.emit({ type: 'build-done', summary: this.summary });
     return this.summary;
@@ -201,6 +204,11 @@ export class Build {
     const h = await this.store.hasher.hash(rel, abs, this.lstats.get(rel));
     const ref = { hash: h.hash, size: h.size };
     // Stored even in a dry run (it runs nothing), so plans can read the sources.
+    // A dry run writes nothing, not even to the store; plans read such sources from the work tree.
+    if (this.opts.dryRun) {
+      this.sourcePaths.set(ref.hash, abs);
+      return ref;
+    }
     // A file the stat fast path vouches for was stored when it was last hashed; a pass that met a
     // missing blob (gc, damage) checks them all again.
     if (h.bytes) await this.store.blobs.put(h.bytes);
@@ -408,14 +416,14 @@ export class Build {
     const def = t.def;
     const kind = def.kind as MapKind | ReduceKind;
     const t0 = Date.now();
-    const identity = await this.identity(def, params, item?.vars);
+    const identity = this.identityNow(def, params) ?? (await this.identity(def, params, item?.vars));
     const shared = this.sharedKey(def, params, identity);
     const key = splitKey(shared.hash, inputs);
     const record: JsonObject = { ...shared.record, inputs };
     const prev = this.store.states.get(def.name)?.nodes[nodeKey];
 
     if (!this.opts.force && prev && prev.key === key) {
-      const damage = await outputsIntact(this.root, prev.out);
+      const damage = outputsIntact(this.root, prev.out);
       if (!damage) {
         const view = viewOf(item, nodeKey, prev);
         t.views.set(nodeKey, view);
@@ -428,7 +436,7 @@ export class Build {
     const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key) : undefined;
 
     if (!this.opts.force) {
-      const rec = await this.store.actions.get(key);
+      const rec = this.store.actions.hasSync(key) ? await this.store.actions.get(key) : undefined;
       if (rec) {
         try {
           if (!this.opts.dryRun) await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
@@ -448,7 +456,12 @@ export class Build {
       t.pending.add(nodeKey);
       if (plan) {
         const lines = await plan({
-          projectRoot: this.root, target: def.name, params, identity, read: (r) => this.store.blobs.read(r),
+          projectRoot: this.root, target: def.name, params, identity,
+          read: (r) => this.store.blobs.read(r).catch((err) => {
+            const src = this.sourcePaths.get(r.hash);
+            if (src) return fsp.readFile(src);
+            throw err;
+          }),
           flags: this.flags, concurrency: this.concurrency,
         });
         if (lines.length) this.emit({ type: 'report', target: def.name, lines });
@@ -743,14 +756,27 @@ export class Build {
   private identity(def: TargetDef, params: JsonObject, vars: Record<string, string> | undefined): Promise<JsonObject> {
     const kind = def.kind;
     if (!kind.prepare) return Promise.resolve({});
-    const k = `${kind.name}|${canonicalJson(params)}`;
+    const k = this.identityKey(def, params);
     let p = this.identities.get(k);
     if (!p) {
       p = kind.prepare({ projectRoot: this.root, target: def.name, params, vars });
       this.identities.set(k, p);
+      p.then((v) => this.resolvedIdentities.set(k, v), () => {});
     }
     return p;
   }
+
+  /** The identity without waiting, once it is known (most nodes of a target). */
+  private identityNow(def: TargetDef, params: JsonObject): JsonObject | undefined {
+    if (!def.kind.prepare) return EMPTY;
+    return this.resolvedIdentities.get(this.identityKey(def, params));
+  }
+
+  private identityKey(def: TargetDef, params: JsonObject): string {
+    return params === def.params ? `${def.kind.name}|${def.name}` : `${def.kind.name}|${canonicalJson(params)}`;
+  }
+
+  private readonly resolvedIdentities = new Map<string, JsonObject>();
 
   private countRejected(reason: string): void {
     this.summary.rejected[reason] = (this.summary.rejected[reason] ?? 0) + 1;
@@ -776,6 +802,8 @@ export class Build {
     this.emit(e);
   }
 }
+
+const EMPTY: JsonObject = {};
 
 interface Producer {
   target: string;

@@ -15,7 +15,7 @@ export async function writeOutput(root: string, rel: string, data: Uint8Array | 
 }
 
 /** True when every recorded output is still in place, unmodified. */
-export async function outputsIntact(root: string, out: Record<string, OutStat>): Promise<string | undefined> {
+export function outputsIntact(root: string, out: Record<string, OutStat>): string | undefined {
   for (const [rel, [size, mtime, ino]] of Object.entries(out)) {
     // Synchronous: a no-op build checks every output, and async stats queue on libuv's pool.
     const st = statSync(path.join(root, rel), { throwIfNoEntry: false });

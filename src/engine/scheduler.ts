@@ -44,7 +44,7 @@ export class Scheduler {
   constructor(private readonly opts: SchedulerOptions) {}
 
   add(node: SchedNode): void {
-    if (this.nodes.has(node.id)) throw new Error(`duplicate node ${node.id}`);
+    if (this.status.has(node.id)) throw new Error(`duplicate node ${node.id}`);
     this.nodes.set(node.id, node);
     this.status.set(node.id, 'waiting');
     let missing = 0;
@@ -64,7 +64,7 @@ export class Scheduler {
   }
 
   has(id: string): boolean {
-    return this.nodes.has(id);
+    return this.status.has(id);
   }
 
   /** Stop starting new nodes (interrupt); running ones finish. */
@@ -104,12 +104,19 @@ export class Scheduler {
   private complete(id: string): void {
     this.running--;
     this.status.set(id, 'done');
+    // Only the status is needed from now on: let the node and its closure go.
+    this.nodes.delete(id);
     this.result.done++;
-    for (const dep of this.dependents.get(id) ?? []) {
+    const dependents = this.dependents.get(id) ?? [];
+    this.dependents.delete(id);
+    for (const dep of dependents) {
       if (this.status.get(dep) !== 'waiting') continue;
       const m = this.missing.get(dep)! - 1;
       this.missing.set(dep, m);
-      if (m === 0) this.start(dep);
+      if (m === 0) {
+        this.missing.delete(dep);
+        this.start(dep);
+      }
     }
     this.maybeFinish();
   }

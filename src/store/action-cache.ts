@@ -3,7 +3,7 @@
  * captured log). Records are written only after every blob they name is in the store, and
  * carry a checksum of their own body so a damaged record is detected and dropped.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -38,6 +38,11 @@ export class ActionCache {
 
   pathOf(key: string): string {
     return path.join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+
+  /** Cheap existence check before an asynchronous read (most lookups in a big build miss). */
+  hasSync(key: string): boolean {
+    return existsSync(this.pathOf(key));
   }
 
   /** Undefined when absent or damaged (a damaged record is removed). */
