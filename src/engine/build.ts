@@ -17,6 +17,7 @@ import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
 import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { Pools, Scheduler } from './scheduler.js';
 
 export interface BuildOptions {
@@ -85,6 +86,7 @@ export class Build {
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
   retryNeeded = false;
   private readonly flags: RunFlags;
+  private readonly admit: LimitFunction;
   private readonly concurrency: { cpu: number; llm: number };
 
   constructor(
@@ -96,6 +98,9 @@ export class Build {
     this.emit = opts.onEvent ?? (() => {});
     this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing });
     this.concurrency = { cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency };
+    // Nodes past their dependencies but not finished hold keys, records and closures: bound how
+    // many exist at once, so a 10,000-item build does not keep 10,000 of them waiting for a CPU slot.
+    this.admit = pLimit(Math.max(64, 16 * (this.concurrency.cpu + this.concurrency.llm)));
     this.pools = new Pools(this.concurrency);
     this.flags = opts.flags ?? { yes: false };
     this.summary = {
@@ -283,7 +288,7 @@ export class Build {
       this.scheduler.add({
         id,
         deps,
-        run: () => this.runMapItem(t, item, upstream, joined),
+        run: () => this.admit(() => this.runMapItem(t, item, upstream, joined)),
       });
     }
     this.summary.total += items.length;
