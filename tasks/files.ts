@@ -77,15 +77,13 @@ export const filesKind: SourceKind = {
           if (realDir === undefined) dirReal.set(dir, (realDir = await fsp.realpath(dir)));
           real = path.join(realDir, path.basename(abs));
         }
-        {
-          if (!real) {
-            warnings.push(`${rel} is a broken link; skipped`);
-            continue;
-          }
-          if (path.relative(rootReal, real).startsWith('..')) {
-            items.set(base, { base, status: 'rejected', reason: 'outside-project', message: `${rel} links to ${real}, outside the project`, paths: {} });
-            continue;
-          }
+        if (!real) {
+          warnings.push(`${rel} is a broken link; skipped`);
+          continue;
+        }
+        if (path.relative(rootReal, real).startsWith('..')) {
+          items.set(base, { base, status: 'rejected', reason: 'outside-project', message: `${rel} links to ${real}, outside the project`, paths: {} });
+          continue;
         }
         const st = lst.isSymbolicLink() ? statSync(abs, { throwIfNoEntry: false }) : lst;
         if (!st) {

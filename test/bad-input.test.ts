@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, makeProject, REPO, runCli, summaryOf, type CliResult } from './support/cli.js';
+import { CLI, makeProject, runCli, summaryOf, type CliResult, toolchainFiles } from './support/cli.js';
 
 const PIPELINE = `version: 1
 default: [dataset]
@@ -22,9 +22,7 @@ const HELLO = '#include <cstdio>\nint main() { std::puts("hi"); }\n';
 
 const dirs: string[] = [];
 async function project(files: Record<string, string | Buffer>): Promise<string> {
-  const toolchain: Record<string, string> = {};
-  for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) toolchain[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
-  const d = await makeProject({ 'pipeline.yaml': PIPELINE, ...toolchain });
+  const d = await makeProject({ 'pipeline.yaml': PIPELINE, ...(await toolchainFiles()) });
   for (const [rel, data] of Object.entries(files)) {
     await fsp.mkdir(path.dirname(path.join(d, rel)), { recursive: true });
     await fsp.writeFile(path.join(d, rel), data);

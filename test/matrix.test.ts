@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeProject, outcomes, REPO, runCli, summaryOf } from './support/cli.js';
+import { makeProject, outcomes, runCli, summaryOf, toolchainFiles } from './support/cli.js';
 
 const PIPELINE = `version: 1
 targets:
@@ -26,7 +26,7 @@ afterAll(async () => {
 describe('matrix targets', () => {
   it('expands every item per combination; variables flow into downstream parameters', async () => {
     const files: Record<string, string> = { 'pipeline.yaml': PIPELINE, 'src/sum.cpp': HELLO, 'src/twice.cpp': HELLO.replace('s += i', 's += 2 * i') };
-    for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+    Object.assign(files, await toolchainFiles());
     dir = await makeProject(files);
     await fsp.chmod(dir, 0o755);
     const r = await runCli(dir, ['--json', 'validated']);

@@ -7,7 +7,7 @@ import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeProject, REPO, runCli, summaryOf, type CliResult } from './support/cli.js';
+import { makeProject, REPO, runCli, summaryOf, type CliResult, toolchainFiles } from './support/cli.js';
 
 const FIXTURES = path.join(REPO, 'test/fixtures/validate');
 const MARKER = `m${process.pid}x${Date.now()}`;
@@ -94,7 +94,7 @@ beforeAll(async () => {
   const hello = await fsp.readFile(path.join(FIXTURES, 'ok_hello.cpp'), 'utf8');
   const exc = await fsp.readFile(path.join(FIXTURES, 'exceptions.cpp'), 'utf8');
   Object.assign(files, { 'tamper/mismatch.cpp': hello, 'tamper/assemble.cpp': hello, 'tamper/link.cpp': hello, 'tamper/nocfi.cpp': exc });
-  for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+  Object.assign(files, await toolchainFiles());
   dir = await makeProject(files);
   build = await runCli(dir, ['--json', 'validated', 'tamper-validated', 'tamper-fallback'], { OPENAI_API_KEY: SECRET, ASMGRAPH_TEST_TOKEN: SECRET, ASMGRAPH_SANDBOX_UID_BASE: String(UID_BASE) });
 }, 600_000);

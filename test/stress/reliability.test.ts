@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, makeProject, readTree, REPO, runCli, summaryOf } from '../support/cli.js';
+import { CLI, makeProject, readTree, REPO, runCli, summaryOf, toolchainFiles } from '../support/cli.js';
 import { rng, SEED } from '../support/random.js';
 
 const KILLS = Number(process.env.ASMGRAPH_KILLS ?? 50);
@@ -31,7 +31,7 @@ async function corpusProject(): Promise<string> {
     files[`sources/${n}`] = await fsp.readFile(path.join(REPO, 'sources', n), 'utf8');
     files[`sources/${n.replace('.cpp', '.prompt.txt')}`] = await fsp.readFile(path.join(REPO, 'sources', n.replace('.cpp', '.prompt.txt')), 'utf8');
   }
-  for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+  Object.assign(files, await toolchainFiles());
   const d = await makeProject(files);
   await fsp.chmod(d, 0o755);
   dirs.push(d);

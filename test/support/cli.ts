@@ -82,3 +82,10 @@ export function summaryOf(r: CliResult): Record<string, any> {
   if (!e) throw new Error(`no build-done event; exit ${r.code}; stderr: ${r.stderr}`);
   return e.summary;
 }
+
+/** The repo's toolchain definitions, as `makeProject` files (`toolchain/<name>.yaml`). */
+export async function toolchainFiles(): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+  return files;
+}
