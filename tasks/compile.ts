@@ -11,7 +11,8 @@
  * programs that throw and catch nothing themselves. A cleaned file is only a candidate: the
  * `validate` kind accepts it only if it passes, and otherwise keeps the raw one.
  */
-import type { JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
+import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
+import { hashJson } from '../src/hash.js';
 import { allFilters, cleanAsm, countTokens, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { compileToAsm } from './lib/gxx.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
@@ -71,6 +72,15 @@ export async function toolchainFor(ctx: { projectRoot: string; params: JsonObjec
   return loadToolchain(ctx.projectRoot, String(ctx.params.toolchain ?? 'x86_64'));
 }
 
+/**
+ * Names exactly what a `.s` is: the untouched `g++ -S` output of the source with this hash, built
+ * by this toolchain with these flags. `validate` uses it to build its C++ reference from that file
+ * instead of compiling the C++ again, and to see that a candidate *is* that file.
+ */
+export function compiledAs(toolchain: unknown, flags: string[], srcHash: string): string {
+  return hashJson({ toolchain: (toolchain ?? null) as Json, flags, src: srcHash });
+}
+
 /** A precompiled header folder for this program, or undefined (no heavy first include, or it failed). */
 export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], src: string): Promise<string | undefined> {
   const header = pchHeaderFor(src, DEFAULT_PCH_HEADERS);
@@ -85,7 +95,7 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
 
 export const compileKind: MapKind = {
   name: 'compile',
-  version: '1',
+  version: '2',
   mode: 'map',
   pool: 'cpu',
   description: 'C++ → assembly with g++ -S (fixed file name, precompiled headers, optional cleaning).',
@@ -147,6 +157,7 @@ export const compileKind: MapKind = {
       meta.removedLines = Object.values(c.removed).reduce((a, b) => a + b, 0);
       if (Object.keys(c.refused).length) meta.refused = Object.keys(c.refused).join(',');
     }
+    else meta.compiledAs = compiledAs(ctx.identity.toolchain, flags, from.files.src.hash);
     meta.tokens = countTokens(asm);
     return { status: 'ok', files: { s: asm }, meta };
   },

@@ -157,10 +157,18 @@ export type AsmBuildResult =
   | { ok: true; exePath: string; stderr: string }
   | { ok: false; stage: 'assemble' | 'link'; stderr: string };
 
-/** assemble + link, reporting which stage failed (`assemble-error` vs `link-error`). */
+/**
+ * Assembly → executable as the seed did, in one driver call (`<cxx> prog.s -o prog <linkFlags>`).
+ * Only when that fails is the work split (`-c`, then the link of `prog.o`) to tell an
+ * `assemble-error` from a `link-error` and to get messages that name `prog.o` rather than the
+ * driver's random temp object.
+ */
 export async function buildFromAsm(tc: Toolchain, asmText: string, opts: StepOptions = {}): Promise<AsmBuildResult> {
   const own = opts.dir === undefined;
   const step = { ...opts, dir: opts.dir ?? (await makeTempDir()) };
+  await writeFile(path.join(step.dir, ASM_NAME), asmText);
+  const r = await runTool(tc, [tc.cxx, ASM_NAME, '-o', EXE_NAME, ...tc.linkFlags], { cwd: step.dir, signal: opts.signal });
+  if (r.code === 0) return { ok: true, exePath: path.join(step.dir, EXE_NAME), stderr: r.stderr };
   const a = await assemble(tc, asmText, step);
   if (!a.ok) {
     if (own) await removeDir(step.dir);
@@ -171,6 +179,7 @@ export async function buildFromAsm(tc: Toolchain, asmText: string, opts: StepOpt
     if (own) await removeDir(step.dir);
     return { ok: false, stage: 'link', stderr: l.stderr };
   }
+  // The split steps succeeded where the single call did not (a transient failure): use them.
   return { ok: true, exePath: l.exePath, stderr: [a.stderr, l.stderr].filter(Boolean).join('\n') };
 }
 

@@ -134,7 +134,10 @@ export function missingToolError(tc: Toolchain, command: string): InfraError {
 /** Runs a toolchain command, turning "not installed" into an InfraError. */
 export async function runTool(tc: Toolchain, argv: string[], opts: Parameters<typeof runProcess>[1] = {}) {
   try {
-    return await runProcess(argv, opts);
+    // The driver's temporary files (the .s and .o between cc1plus, as and ld) go into the work
+    // folder, not the system temp dir.
+    const env = opts.cwd && !opts.env ? { ...process.env, TMPDIR: path.resolve(opts.cwd) } : opts.env;
+    return await runProcess(argv, { ...opts, env });
   } catch (e) {
     if (e instanceof SpawnError) throw missingToolError(tc, e.command);
     throw e;
