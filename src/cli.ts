@@ -3,13 +3,14 @@
  * asmgraph's command line. Exit codes: 0 ok, 1 build failed, 2 bad usage or bad pipeline,
  * 130 interrupted.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runBuild } from './commands/build.js';
 import { gc, parseSize, verify } from './commands/cache.js';
 import { clean } from './commands/clean.js';
 import { renderGraph } from './commands/graph.js';
 import { computeStatus, formatStatus } from './commands/status.js';
-import { jsonDisplay, terminalDisplay, type Display } from './display.js';
+import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './display.js';
 import { errorMessage } from './engine/build.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { openPipeline } from './project.js';
@@ -35,8 +36,9 @@ function nonNegative(v: string): number {
   return n;
 }
 
-function makeDisplay(g: GlobalOpts, explain = false): Display {
+async function makeDisplay(g: GlobalOpts, explain = false): Promise<Display> {
   if (g.json) return jsonDisplay();
+  if (process.stderr.isTTY) await prepareTerminal();
   return terminalDisplay({ verbosity: g.quiet ? 'quiet' : g.verbose ? 'verbose' : 'normal', explain });
 }
 
@@ -45,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command();
   program
     .name('asmgraph')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .description('Content-addressed build graph: C++ programs → validated assembly → fine-tuning data → model')
     .option('-f, --file <path>', 'pipeline file (default: pipeline.yaml here or in a parent folder)')
     .option('--json', 'print engine events as NDJSON on stdout')
@@ -86,13 +89,13 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--max-cost <usd>', 'refuse LLM work estimated to cost more than this many US dollars').argParser(nonNegative))
     .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number }) => {
       const g = program.opts<GlobalOpts>();
-      const p = await openPipeline(g.file);
+      const p = await openPipeline(g.file, { remember: !o.dryRun });
       if (o.watch) {
         const { watch } = await import('./watch.js');
         exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet, flags: { yes: !!o.yes, maxCost: o.maxCost } });
         return;
       }
-      const display = makeDisplay(g, !!o.explain);
+      const display = await makeDisplay(g, !!o.explain);
       for (const w of p.warnings) display.line(`warning: ${w}`);
       const flags = { yes: !!o.yes, maxCost: o.maxCost };
       const summary = await withSignal((signal) => runBuild(p, { targets, ...o, flags, signal }, display.listener));
@@ -193,6 +196,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.failed;
   }
   return exitCode;
+}
+
+/** The version in package.json (dist/src/cli.js → ../../package.json). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function mb(n: number): string {

@@ -1,19 +1,20 @@
 /**
- * The built-in task kinds, one module each in tasks/. The model-facing kinds load the OpenAI
- * SDK, which costs more start-up time than the rest of the CLI: they are imported only when a
- * pipeline uses them (a no-op build is the run users see most).
+ * The built-in task kinds, one module each in tasks/. Each is imported only when a pipeline names
+ * it: the C++ kinds load the toolchain and sandbox code, the model-facing kinds the OpenAI SDK,
+ * and start-up time is what a no-op build mostly costs. `files` is always there (implicit glob
+ * inputs use it).
  */
 import type { TaskKind } from './task-api.js';
 import type { KindRegistry } from './pipeline/load.js';
 import { filesKind } from '../tasks/files.js';
-import { commandKind } from '../tasks/command.js';
-import { compileKind } from '../tasks/compile.js';
-import { validateKind } from '../tasks/validate.js';
-import { datasetKind } from '../tasks/dataset.js';
 
-const eager: TaskKind[] = [filesKind, commandKind, compileKind, validateKind, datasetKind];
+const eager: TaskKind[] = [filesKind];
 
 const lazy: Record<string, () => Promise<TaskKind>> = {
+  command: async () => (await import('../tasks/command.js')).commandKind,
+  compile: async () => (await import('../tasks/compile.js')).compileKind,
+  validate: async () => (await import('../tasks/validate.js')).validateKind,
+  dataset: async () => (await import('../tasks/dataset.js')).datasetKind,
   generate: async () => (await import('../tasks/generate.js')).generateKind,
   describe: async () => (await import('../tasks/describe.js')).describeKind,
   finetune: async () => (await import('../tasks/finetune.js')).finetuneKind,
@@ -35,11 +36,8 @@ function registry(kinds: TaskKind[]): Registry {
 
 /** The kinds a pipeline text names (the lazy ones are imported only if named). */
 export async function kindsFor(pipelineText: string): Promise<Registry> {
-  const kinds = [...eager];
-  for (const [name, load] of Object.entries(lazy)) {
-    if (new RegExp(`\\bkind\\s*:\\s*["']?${name}\\b`).test(pipelineText)) kinds.push(await load());
-  }
-  return registry(kinds);
+  const named = Object.entries(lazy).filter(([name]) => new RegExp(`\\bkind\\s*:\\s*["']?${name}\\b`).test(pipelineText));
+  return registry([...eager, ...(await Promise.all(named.map(([, load]) => load())))]);
 }
 
 /** Every kind (the schema command, tests). */

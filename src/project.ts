@@ -2,11 +2,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { kindsFor } from './kinds.js';
+import { allKinds, kindsFor } from './kinds.js';
 import { readFile } from 'node:fs/promises';
 import { loadPipeline } from './pipeline/load.js';
 import type { Pipeline } from './pipeline/model.js';
-import { UsageError } from './pipeline/diagnostics.js';
+import { PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { didYouMean } from './pipeline/suggest.js';
 import { Store } from './store/index.js';
 
@@ -22,10 +22,18 @@ export function findPipelineFile(explicit?: string): string {
   }
 }
 
-export async function openPipeline(file?: string): Promise<Pipeline> {
+/** Loads the pipeline; `remember` lets a real build cache the check of its text (see loadPipeline). */
+export async function openPipeline(file?: string, opts: { remember?: boolean } = {}): Promise<Pipeline> {
   const f = findPipelineFile(file);
   const text = await readFile(f, 'utf8').catch(() => '');
-  return loadPipeline(f, await kindsFor(text), os.availableParallelism());
+  try {
+    return await loadPipeline(f, await kindsFor(text), os.availableParallelism(), { remember: !!opts.remember });
+  } catch (err) {
+    // kindsFor reads kind names off the text with a pattern; YAML it does not foresee (a block
+    // scalar, an alias) must still find the kind, so an unknown kind is checked against all.
+    if (!(err instanceof PipelineError) || !err.diagnostics.some((d) => d.message.startsWith('unknown task kind'))) throw err;
+    return loadPipeline(f, await allKinds(), os.availableParallelism(), { remember: !!opts.remember });
+  }
 }
 
 export function storeOf(p: Pipeline): Store {

@@ -177,6 +177,11 @@ interface TaskKindBase {
    * `--version`, target triple, ... It enters every key of the target.
    */
   prepare?(ctx: PrepareContext): Promise<JsonObject>;
+  /**
+   * Loads what the first run would load (tables, libraries). Watch mode calls it while idle, so
+   * the first edit after start-up does not pay for it.
+   */
+  warm?(): Promise<void>;
   /** The files a node of this kind writes, for materialization and the collision check. */
   outputs(params: JsonObject): OutputSpec[];
 }

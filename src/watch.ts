@@ -296,6 +296,8 @@ class WatchSession {
       else this.queue.forget(rel);
     }));
 
+    // While the person reads the result, load what later cycles would otherwise load on first use.
+    if (initial) for (const t of this.pipeline.targets.values()) void t.kind.warm?.().catch(() => {});
     const s = log.summary;
     this.json({
       type: 'cycle-done', cycle: n, ms, ok: !error && !!s?.ok,

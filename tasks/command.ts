@@ -115,8 +115,9 @@ async function runCommand(ctx: RunContext, stage: (dir: string, env: Record<stri
   env.OUT = path.join(outDir, outNames[0]);
   const { $ } = await import('zx');
   // Its own process group, so that an interrupt kills the whole tree (zx kills descendants too),
-  // not just bash while a grandchild keeps the pipes open.
-  const running = $({ cwd: work, env, quiet: true, nothrow: true, detached: true })`bash -c ${p.run}`;
+  // not just bash while a grandchild keeps the pipes open. stdin is /dev/null (as in ninja): a
+  // command that reads it gets end-of-file instead of waiting for the terminal.
+  const running = $({ cwd: work, env, quiet: true, nothrow: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })`bash -c ${p.run}`;
   const onAbort = () => void running.kill('SIGKILL').catch(() => {});
   ctx.signal.addEventListener('abort', onAbort);
   if (ctx.signal.aborted) onAbort();

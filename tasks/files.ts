@@ -46,7 +46,9 @@ export const filesKind: SourceKind = {
     const warnings: string[] = [];
     const items = new Map<string, ScannedItem>();
     const rootReal = await fsp.realpath(ctx.projectRoot);
-    const dirReal = new Map<string, string>();
+    /** Per folder: where it really is, and whether that is inside the project. */
+    const dirReal = new Map<string, { real: string; inside: boolean }>();
+    const inside = (real: string) => !path.relative(rootReal, real).startsWith('..');
     for (const g of globs) {
       const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
       if (matches.length === 0) warnings.push(`glob "${g}" matches no file`);
@@ -54,13 +56,12 @@ export const filesKind: SourceKind = {
       // The folder part that has no glob characters: item keys are relative to it.
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);
       for (const rel of matches) {
-        const relFromFixed = fixed ? path.posix.relative(fixed, rel) : rel;
+        const relFromFixed = !fixed ? rel : rel.startsWith(`${fixed}/`) ? rel.slice(fixed.length + 1) : path.posix.relative(fixed, rel);
         const base = relFromFixed.replace(/\.[^./]+$/, '');
         if (items.has(base)) {
           warnings.push(`${rel}: another file already has the item key "${base}"; skipped`);
           continue;
         }
-        const abs = path.join(ctx.projectRoot, rel);
         const stem = rel.replace(/\.[^./]+$/, '');
         // Synchronous stats: thousands of them are much faster than async ones queued on libuv's pool.
         const lst = ctx.lstat(rel);
@@ -68,20 +69,29 @@ export const filesKind: SourceKind = {
           warnings.push(`${rel} vanished during the scan; skipped`);
           continue;
         }
-        // Where the file really is: through its own link, or a linked folder above it.
+        // Where the file really is: through its own link, or a linked folder above it (resolved
+        // once per folder).
+        const abs = path.join(ctx.projectRoot, rel);
         let real: string | undefined;
-        if (lst.isSymbolicLink()) real = await fsp.realpath(abs).catch(() => undefined);
-        else {
-          const dir = path.dirname(abs);
-          let realDir = dirReal.get(dir);
-          if (realDir === undefined) dirReal.set(dir, (realDir = await fsp.realpath(dir)));
-          real = path.join(realDir, path.basename(abs));
+        let isInside: boolean;
+        if (lst.isSymbolicLink()) {
+          real = await fsp.realpath(abs).catch(() => undefined);
+          isInside = !!real && inside(real);
+        } else {
+          const dir = path.posix.dirname(rel);
+          let d = dirReal.get(dir);
+          if (!d) {
+            const r = await fsp.realpath(path.join(ctx.projectRoot, dir));
+            dirReal.set(dir, (d = { real: r, inside: inside(r) }));
+          }
+          real = path.join(d.real, path.posix.basename(rel));
+          isInside = d.inside;
         }
         if (!real) {
           warnings.push(`${rel} is a broken link; skipped`);
           continue;
         }
-        if (path.relative(rootReal, real).startsWith('..')) {
+        if (!isInside) {
           items.set(base, { base, status: 'rejected', reason: 'outside-project', message: `${rel} links to ${real}, outside the project`, paths: {} });
           continue;
         }

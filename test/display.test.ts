@@ -1,7 +1,7 @@
 /** The terminal display consumes engine events: a live line on a TTY, plain lines otherwise. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { formatSummary, terminalDisplay } from '../src/display.js';
+import { formatSummary, prepareTerminal, terminalDisplay } from '../src/display.js';
 import type { BuildSummary, EngineEvent } from '../src/engine/events.js';
 
 function fakeStream(tty: boolean) {
@@ -37,7 +37,8 @@ const events: EngineEvent[] = [
 ];
 
 describe('terminal display', () => {
-  it('on a TTY: a live status line with done/total, running, from cache, rejected, elapsed; then the summary', () => {
+  it('on a TTY: a live status line with done/total, running, from cache, rejected, elapsed; then the summary', async () => {
+    await prepareTerminal();
     const f = fakeStream(true);
     const d = terminalDisplay({ verbosity: 'normal', explain: false, tty: true, out: f.stream });
     for (const e of events) d.listener(e);

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeProject, outcomes, readTree, runCli, summaryOf } from './support/cli.js';
+import { REJECTING } from './support/pipelines.js';
 
 const PIPELINE = `version: 1
 default: [joined]
@@ -162,6 +163,18 @@ describe('incremental builds', () => {
     expect(await readTree(path.join(eight, 'build'))).toEqual(await readTree(path.join(one, 'build')));
   });
 
+  it('a command that reads stdin gets end-of-file, not the terminal', async () => {
+    const dir = await makeProject({
+      'pipeline.yaml': 'version: 1\ntargets:\n  texts: { kind: files, params: { glob: "src/*.txt" } }\n  read: { kind: command, from: texts, params: { run: \'cat > "$OUT"; echo done >> "$OUT"\', outputs: { out: .txt } } }\n',
+      'src/a.txt': 'alpha\n',
+    });
+    dirs.push(dir);
+    // The CLI's own stdin stays open (a pipe nobody writes to): the command must not wait on it.
+    const r = await runCli(dir, ['--json'], {}, 30_000, 'pipe');
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fsp.readFile(path.join(dir, 'build/read/a.txt'), 'utf8')).toBe('done\n');
+  });
+
   it('builds only the named target and its dependencies', async () => {
     const dir = await project();
     const r = await runCli(dir, ['--json', 'stripped']);
@@ -171,25 +184,6 @@ describe('incremental builds', () => {
 });
 
 describe('rejections and failures', () => {
-  const REJECTING = `version: 1
-targets:
-  texts: { kind: files, params: { glob: "src/*.txt" } }
-  checked:
-    kind: command
-    from: texts
-    params:
-      run: if grep -q bad "$IN"; then echo "found bad word" >&2; exit 3; fi; cp "$IN" "$OUT"
-      outputs: { out: .txt }
-      onError: reject
-  upper:
-    kind: command
-    from: checked
-    params: { run: tr a-z A-Z < "$IN" > "$OUT", outputs: { out: .txt } }
-  joined:
-    kind: command
-    from: upper
-    params: { per: all, run: 'ls "$IN_DIR" > "$OUT"', outputs: { list: list.txt } }
-`;
 
   it('rejects an item as data: cached, counted by reason, propagated, left out of the aggregate', async () => {
     const dir = await makeProject({ 'pipeline.yaml': REJECTING, 'src/a.txt': 'good\n', 'src/b.txt': 'bad\n' });

@@ -22,7 +22,13 @@ export interface NodeRef {
 export type EngineEvent =
   | { type: 'build-start'; targets: string[]; jobs: number; dryRun: boolean; time: number }
   | { type: 'lock-wait'; holder: string }
-  | { type: 'target-items'; target: string; items: number }
+  | {
+      type: 'target-items';
+      target: string;
+      items: number;
+      /** Found up to date as a whole from its saved digest, without keying each node. */
+      upToDateAsWhole?: true;
+    }
   | ({ type: 'node-start' } & NodeRef)
   | ({
       type: 'node-done';

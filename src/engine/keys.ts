@@ -16,6 +16,7 @@
  * once per target, so a 10,000-item no-op build hashes 10,000 small input records, not
  * 10,000 full ones. The full record is kept in the action cache for --explain.
  */
+import { createHash } from 'node:crypto';
 import { canonicalJson, hashJson, sha256 } from '../hash.js';
 import type { ItemView, Json, JsonObject } from '../task-api.js';
 
@@ -98,4 +99,26 @@ export function diffKeyRecords(before: Json, after: Json, prefix = ''): string[]
 function short(v: Json | undefined): string {
   if (typeof v === 'string') return /^[0-9a-f]{64}$/.test(v) ? v.slice(0, 10) : JSON.stringify(v).slice(0, 80);
   return JSON.stringify(v)?.slice(0, 80) ?? 'undefined';
+}
+
+/**
+ * Digest of a whole collection (every item's key, status, reason, message, files and meta), in
+ * item-key order. A target whose upstream digests and shared key part are unchanged has unchanged
+ * node keys, which lets a no-op build skip keying its nodes one by one.
+ */
+export function viewsDigest(views: Iterable<ItemView>): string {
+  const list = [...views].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const h = createHash('sha256');
+  for (const v of list) {
+    h.update(`${v.key}\0${v.status}\0${v.reason ?? ''}\0${v.message ?? ''}\0`);
+    for (const name of Object.keys(v.files).sort()) h.update(`${name}=${v.files[name]!.hash}\0`);
+    h.update(Object.keys(v.meta).length ? canonicalJson(v.meta) : '{}');
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
+/** What a map target's node keys are made of, for the whole target: see `viewsDigest`. */
+export function targetInputsDigest(parts: { shared: string; from: string[]; with: Record<string, string>; matrix?: Json; reads?: Json; upstream: Record<string, string> }): string {
+  return hashJson({ engine: ENGINE_KEY_VERSION, ...parts, matrix: parts.matrix ?? null, reads: parts.reads ?? null });
 }

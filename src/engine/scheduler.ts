@@ -63,6 +63,14 @@ export class Scheduler {
     else if (missing === 0 && this.started) this.start(node.id);
   }
 
+  /** A node that is already done (found up to date without running): its dependents may start. */
+  addDone(id: string): void {
+    if (this.status.has(id)) throw new Error(`duplicate node ${id}`);
+    this.status.set(id, 'done');
+    this.result.done++;
+    this.release(id);
+  }
+
   has(id: string): boolean {
     return this.status.has(id);
   }
@@ -107,6 +115,12 @@ export class Scheduler {
     // Only the status is needed from now on: let the node and its closure go.
     this.nodes.delete(id);
     this.result.done++;
+    this.release(id);
+    this.maybeFinish();
+  }
+
+  /** `id` is done: start the dependents that were waiting only for it. */
+  private release(id: string): void {
     const dependents = this.dependents.get(id) ?? [];
     this.dependents.delete(id);
     for (const dep of dependents) {
@@ -118,7 +132,6 @@ export class Scheduler {
         this.start(dep);
       }
     }
-    this.maybeFinish();
   }
 
   private fail(id: string, err: unknown): void {

@@ -2,12 +2,14 @@
  * Reads pipeline.yaml, checks it against the schema and the semantic rules, and returns the
  * Pipeline model, or throws PipelineError with every problem located at file:line:col.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import * as AjvModule from 'ajv';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import type * as AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
-import { isInside } from '../fsutil.js';
+import { sha256 } from '../hash.js';
+import { isInside, writeFileAtomic } from '../fsutil.js';
 import type { JsonObject, TaskKind } from '../task-api.js';
 import { type Diagnostic, PipelineError } from './diagnostics.js';
 import type { Pipeline, Settings, TargetDef } from './model.js';
@@ -15,8 +17,26 @@ import { directDeps } from './model.js';
 import { baseSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 
-// ajv is CommonJS; under NodeNext its default export is the module object.
-const Ajv = AjvModule.Ajv;
+// yaml and ajv (both CommonJS) cost ~60 ms of start-up together; a pipeline text checked before
+// needs neither (see `loadPipeline`), so they are loaded on first use.
+const require = createRequire(import.meta.url);
+const yamlLib = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
+const ajvLib = (): typeof AjvModule => require('ajv') as typeof AjvModule;
+
+/** Bumped when what the cached check of a pipeline text holds changes. */
+const CHECKED_VERSION = 1;
+
+/**
+ * A pipeline text that passed every check before: its data and the positions the model keeps
+ * (each target's line and column), so it loads without the YAML parser and the schema validator.
+ */
+interface CheckedText {
+  data: unknown;
+  locs: Record<string, { line: number; col: number }>;
+}
+
+/** A cached check that does not fit the text after all: check it from scratch. */
+class StaleCheck extends Error {}
 
 export interface KindRegistry {
   get(name: string): TaskKind | undefined;
@@ -26,7 +46,13 @@ export interface KindRegistry {
 const GLOB_CHARS = /[*?[\]{}]/;
 const FORBIDDEN_OUT = ['cache', '.git', 'node_modules'];
 
-export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: number): Promise<Pipeline> {
+/**
+ * Reads, parses and checks a pipeline file. A text that passed every check is remembered under
+ * `cache/pipeline/` (keyed by the text and every schema it was checked against), so the next run
+ * skips parsing YAML and validating the schema; its semantic checks run again either way.
+ * `remember: false` (a dry run) writes nothing.
+ */
+export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: number, opts: { remember?: boolean } = {}): Promise<Pipeline> {
   const abs = path.resolve(file);
   const shown = path.relative(process.cwd(), abs) || abs;
   let text: string;
@@ -38,30 +64,84 @@ export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: 
       { file: shown, line: 1, col: 1, path: '', severity: 'error', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` },
     ]);
   }
-  return parsePipeline(text, abs, shown, kinds, cpuCount);
+  const memo = path.join(path.dirname(abs), 'cache', 'pipeline', `${checkKey(text, kinds)}.json`);
+  if (existsSync(memo)) {
+    try {
+      // { sum, checked }: a damaged file (the checksum disagrees) is checked afresh, never trusted.
+      const file = JSON.parse(readFileSync(memo, 'utf8')) as { sum?: string; checked?: string };
+      if (typeof file.checked === 'string' && file.sum === sha256(file.checked)) {
+        return parsePipeline(text, abs, shown, kinds, cpuCount, { cached: JSON.parse(file.checked) as CheckedText });
+      }
+    } catch (err) {
+      if (!(err instanceof StaleCheck) && !(err instanceof SyntaxError)) throw err;
+    }
+  }
+  const out: { checked?: CheckedText } = {};
+  const p = parsePipeline(text, abs, shown, kinds, cpuCount, { out });
+  if (opts.remember !== false && out.checked) {
+    const checked = JSON.stringify(out.checked);
+    await writeFileAtomic(memo, JSON.stringify({ sum: sha256(checked), checked })).catch(() => {});
+  }
+  return p;
 }
 
-export function parsePipeline(text: string, abs: string, shown: string, kinds: KindRegistry, cpuCount: number): Pipeline {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+/** The text and every schema it is checked against. */
+function checkKey(text: string, kinds: KindRegistry): string {
+  const schemas = kinds.names().map((n) => kinds.get(n)).filter((k): k is TaskKind => !!k).map((k) => [k.name, k.mode, k.paramsSchema]);
+  return sha256(JSON.stringify([CHECKED_VERSION, text, baseSchema, schemas]));
+}
+
+/**
+ * Parses and checks a pipeline text. With `cached` (a text that passed before) the YAML parse and
+ * the schema validation are skipped; with `out`, a text that passes is described for the cache.
+ */
+export function parsePipeline(
+  text: string, abs: string, shown: string, kinds: KindRegistry, cpuCount: number,
+  memo: { cached?: CheckedText; out?: { checked?: CheckedText } } = {},
+): Pipeline {
   const diags: Diagnostic[] = [];
+  const locs: CheckedText['locs'] = {};
+  let data: unknown;
+  let locateAt: (p: (string | number)[], key: boolean) => { line: number; col: number };
+  let ajv: InstanceType<typeof AjvModule.Ajv> | undefined;
+  const cached = memo.cached;
+  if (cached) {
+    data = cached.data;
+    locateAt = (p, key) => {
+      const pos = cached.locs[JSON.stringify([p, key])];
+      if (!pos) throw new StaleCheck();
+      return pos;
+    };
+  } else {
+    const yaml = yamlLib();
+    const lc = new yaml.LineCounter();
+    const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    locateAt = (p, key) => {
+      const pos = locate(yaml, doc, lc, p, key);
+      locs[JSON.stringify([p, key])] = pos;
+      return pos;
+    };
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+      diags.push({ file: shown, line: pos.line, col: pos.col, path: '', severity: 'error', message: e.message.split('\n')[0] });
+    }
+    if (diags.length) throw new PipelineError(diags);
+    data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    ajv = new (ajvLib().Ajv)({ allErrors: true, strict: false, verbose: true, validateSchema: false });
+  }
   const at = (p: (string | number)[], message: string, opts: { key?: boolean; severity?: 'error' | 'warning' } = {}) => {
-    const pos = locate(doc, lc, p, opts.key ?? false);
+    // A text that passed before cannot fail now: if it does, the cache is wrong; check afresh.
+    if (cached) throw new StaleCheck();
+    const pos = locateAt(p, opts.key ?? false);
     diags.push({ file: shown, line: pos.line, col: pos.col, path: p.join('.'), message, severity: opts.severity ?? 'error' });
   };
 
-  for (const e of doc.errors) {
-    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-    diags.push({ file: shown, line: pos.line, col: pos.col, path: '', severity: 'error', message: e.message.split('\n')[0] });
-  }
-  if (diags.length) throw new PipelineError(diags);
-
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, validateSchema: false });
-  const validateBase = ajv.compile(baseSchema);
-  if (!validateBase(data)) {
-    for (const d of schemaDiagnostics(validateBase.errors ?? [], [])) at(d.path, d.message, { key: d.key });
-    throw new PipelineError(dedupe(diags));
+  if (ajv) {
+    const validateBase = ajv.compile(baseSchema);
+    if (!validateBase(data)) {
+      for (const d of schemaDiagnostics(validateBase.errors ?? [], [])) at(d.path, d.message, { key: d.key });
+      throw new PipelineError(dedupe(diags));
+    }
   }
   const raw = data as {
     default?: string | string[];
@@ -79,7 +159,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
   };
   checkOutPath(settings.buildDir, ['settings', 'buildDir'], root, at);
 
-  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+  const compiled = new Map<string, AjvModule.ValidateFunction>();
   const targets = new Map<string, TargetDef>();
   /** Targets with their own errors: references to them are not reported again. */
   const invalid = new Set<string>();
@@ -93,8 +173,8 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
     }
     const params = t.params ?? {};
     let validateParams = compiled.get(kind.name);
-    if (!validateParams) compiled.set(kind.name, (validateParams = ajv.compile(kind.paramsSchema)));
-    if (!validateParams(params)) {
+    if (ajv && !validateParams) compiled.set(kind.name, (validateParams = ajv.compile(kind.paramsSchema)));
+    if (validateParams && !validateParams(params)) {
       invalid.add(name);
       for (const d of schemaDiagnostics(validateParams.errors ?? [], ['targets', name, 'params'])) at(d.path, d.message, { key: d.key });
       continue;
@@ -132,7 +212,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
     }
     const outDir = t.out ?? (mode === 'reduce' ? settings.buildDir : `${settings.buildDir}/${name}`);
     if (t.out !== undefined) checkOutPath(t.out, ['targets', name, 'out'], root, at);
-    const pos = locate(doc, lc, ['targets', name], true);
+    const pos = locateAt(['targets', name], true);
     targets.set(name, {
       name, kindName: kind.name, kind: effectiveKind, mode, from, with: t.with ?? {}, params,
       matrix: t.matrix, outDir: path.posix.normalize(outDir), description: t.description, loc: pos,
@@ -141,7 +221,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
   const filesKind = kinds.get('files');
   for (const [implicitName, glob, p] of implicit) {
     if (!filesKind) break;
-    const pos = locate(doc, lc, p, false);
+    const pos = locateAt(p, false);
     targets.set(implicitName, {
       name: implicitName, kindName: 'files', kind: filesKind, mode: 'source', from: [], with: {},
       params: { glob }, outDir: '', loc: pos,
@@ -192,6 +272,7 @@ export function parsePipeline(text: string, abs: string, shown: string, kinds: K
   }
   if (diags.length) throw new PipelineError(dedupe(diags));
 
+  if (memo.out && !cached) memo.out.checked = { data, locs };
   return {
     file: abs, root, defaultTargets: defaults.length ? defaults : [...targets.keys()].filter((n) => !isDependedOn(n, targets)),
     settings, targets, warnings: [],
@@ -321,7 +402,8 @@ function dedupe(d: Diagnostic[]): Diagnostic[] {
 }
 
 /** 1-based line and column of the node at `p` (or of its key), or of the deepest ancestor found. */
-function locate(doc: Document, lc: LineCounter, p: (string | number)[], key: boolean): { line: number; col: number } {
+function locate(yaml: typeof import('yaml'), doc: Document, lc: LineCounter, p: (string | number)[], key: boolean): { line: number; col: number } {
+  const { isMap, isSeq } = yaml;
   let node: unknown = doc.contents;
   let best: number = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
   for (let i = 0; i < p.length; i++) {

@@ -23,8 +23,20 @@ export interface NodeState {
   items?: { base: string; files: Record<string, FileRef>; meta: JsonObject }[];
 }
 
+/**
+ * A map target's summary after a build in which every node finished: what its inputs were
+ * (`inputs`: the shared key part plus the upstream targets' digests) and what its items are
+ * (`views`). While both hold, the next build can find the whole target up to date without
+ * keying each node. Any change to a node forgets it.
+ */
+export interface TargetDigest {
+  inputs: string;
+  views: string;
+}
+
 export interface TargetState {
   nodes: Record<string, NodeState>;
+  digest?: TargetDigest;
 }
 
 export class TargetStateStore {
@@ -59,6 +71,15 @@ export class TargetStateStore {
     if (!st) throw new Error(`state of ${target} not loaded`);
     if (value) st.nodes[node] = value;
     else delete st.nodes[node];
+    delete st.digest;
+    this.dirty.add(target);
+  }
+
+  setDigest(target: string, digest: TargetDigest): void {
+    const st = this.cache.get(target);
+    if (!st) throw new Error(`state of ${target} not loaded`);
+    if (st.digest?.inputs === digest.inputs && st.digest.views === digest.views) return;
+    st.digest = digest;
     this.dirty.add(target);
   }
 

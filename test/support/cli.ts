@@ -15,9 +15,9 @@ export interface CliResult {
 }
 
 /** Runs `node dist/src/cli.js args` in `cwd`; with --json, stdout is parsed into `events`. */
-export function runCli(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<CliResult> {
+export function runCli(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000, stdin: 'ignore' | 'pipe' = 'ignore'): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
