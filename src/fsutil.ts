@@ -1,5 +1,5 @@
 /** Small filesystem helpers: every write is temp file + rename. */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -14,16 +14,46 @@ export function tempName(dir: string): string {
   return path.join(tmpRoot ?? dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
-/** Writes `data` to `file` atomically: a reader sees the old content or the new, never a part. */
+/** Folders this process has made (or found): writes into them skip the mkdir. */
+const madeDirs = new Set<string>();
+
+async function ensureDir(dir: string): Promise<void> {
+  if (madeDirs.has(dir)) return;
+  await fsp.mkdir(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/**
+ * Writes `data` to `file` atomically: a reader sees the old content or the new, never a part.
+ * Folders are made once per process; one removed since (a pruned output folder) is made again.
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
   const dir = path.dirname(file);
-  await fsp.mkdir(dir, { recursive: true });
   let tmp = tempName(dir);
-  await fsp.mkdir(path.dirname(tmp), { recursive: true });
-  await fsp.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+  const opts = mode === undefined ? undefined : { mode };
+  await ensureDir(path.dirname(tmp));
   try {
+    await fsp.writeFile(tmp, data, opts);
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    madeDirs.delete(path.dirname(tmp));
+    await ensureDir(path.dirname(tmp));
+    await fsp.writeFile(tmp, data, opts);
+  }
+  try {
+    await ensureDir(dir);
     await fsp.rename(tmp, file);
   } catch (err) {
+    if (isMissing(err) && existsSync(tmp)) {
+      madeDirs.delete(dir);
+      await ensureDir(dir);
+      await fsp.rename(tmp, file);
+      return;
+    }
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') {
       await fsp.rm(tmp, { force: true });
       throw err;
@@ -31,7 +61,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     // Temp root on another filesystem: stage beside the target instead.
     await fsp.rm(tmp, { force: true });
     tmp = path.join(dir, path.basename(tmp));
-    await fsp.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+    await fsp.writeFile(tmp, data, opts);
     await fsp.rename(tmp, file);
   }
 }

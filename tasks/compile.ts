@@ -13,7 +13,8 @@
  */
 import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { hashJson } from '../src/hash.js';
-import { allFilters, cleanAsm, countTokens, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
+import { allFilters, cleanAsm, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
+import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { compileToAsm } from './lib/gxx.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
 import { loadToolchain, toolchainIdentity, type Toolchain } from './lib/toolchain.js';
@@ -94,9 +95,9 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
 }
 
 export const compileKind: MapKind = {
-  // o200k tables for the token counts (~0.35 s to load).
+  // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
-    countTokens('');
+    warmTokenCounter();
   },
   name: 'compile',
   version: '2',
@@ -145,6 +146,7 @@ export const compileKind: MapKind = {
     const tc = await toolchainFor(ctx);
     const flags = compileFlags(tc, p);
     const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
+    warmTokenCounter(); // its tables load while g++ runs
     const r = await compileToAsm({ tc, source: src, flags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
     if (!r.ok) return { status: 'rejected', reason: 'compile-error', message: r.stderr.trim() };
     if (r.stderr.trim()) ctx.log(r.stderr.trim());
@@ -162,7 +164,7 @@ export const compileKind: MapKind = {
       if (Object.keys(c.refused).length) meta.refused = Object.keys(c.refused).join(',');
     }
     else meta.compiledAs = compiledAs(ctx.identity.toolchain, flags, from.files.src.hash);
-    meta.tokens = countTokens(asm);
+    meta.tokens = await countTokensAsync(asm);
     return { status: 'ok', files: { s: asm }, meta };
   },
 };

@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FileRef, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { runSandboxed, sandboxIdentity, setHelperDir, type SandboxLimits, type SandboxResult } from '../src/sandbox/index.js';
-import { countTokens } from './lib/asm-clean.js';
+import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { buildExecutable, buildFromAsm } from './lib/gxx.js';
 import { compiledAs, compileFlags, pchFor, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './compile.js';
 import { toolchainIdentity, type Toolchain } from './lib/toolchain.js';
@@ -61,9 +61,9 @@ const CLOCK_A = '2001-02-03 04:05:06';
 const CLOCK_B = '2019-11-12 13:14:15';
 
 export const validateKind: MapKind = {
-  // o200k tables for the token counts (~0.35 s to load).
+  // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
-    countTokens('');
+    warmTokenCounter();
   },
   name: 'validate',
   version: '2',
@@ -125,7 +125,7 @@ export const validateKind: MapKind = {
     const rawRef = input.inputs.raw?.files.s;
     // compile already counted its output's tokens: reuse them (o200k on 50 KB of assembly is not free).
     const counted = (v: { meta: JsonObject } | undefined, text: () => Promise<string>) =>
-      typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokens);
+      typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokensAsync);
     const tokens = await counted(cand, async () => asm);
     if (first.verdict === 'ok') {
       const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode: ref.exitCode };

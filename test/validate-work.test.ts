@@ -11,6 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countTokens } from '../tasks/lib/tokens.js';
 import { makeProject, REPO, runCli, summaryOf, toolchainFiles, type CliResult } from './support/cli.js';
 
 const FIXTURES = path.join(REPO, 'test/fixtures/validate');
@@ -116,6 +117,11 @@ describe('what validate runs', () => {
     // it shares the reference's run. unlinkable: -S, the link fails and is split to classify it.
     expect(kinds(list)).toEqual({ pch: 1, asm: 2, 'link prog.s': 2, assemble: 1, 'link prog.o': 1 });
     expect(await fsp.readFile(path.join(dir, 'build/plain/hello.expected.txt'), 'utf8')).toBe('hello 1 2 3\n');
+    // Token counts come from the helper process and agree with counting here.
+    const asm = await fsp.readFile(path.join(dir, 'build/asm/hello.s'), 'utf8');
+    expect(node(r, 'asm/hello').meta.tokens).toBe(countTokens(asm));
+    expect(node(r, 'plain/hello').meta.tokens).toBe(countTokens(asm));
+    expect(r.stderr).not.toContain('token-count helper');
   });
 
   it('a C++ program that compiles but does not link is rejected as its own compile-error', async () => {

@@ -3,7 +3,7 @@
  * `cache/cas/<first two hex>/<hash>`. Blobs are verified on every read, so a corrupt
  * entry is detected on use, removed and never served.
  */
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -16,6 +16,8 @@ export class CorruptEntryError extends Error {
   }
 }
 
+const SYNC_READ_MAX = 1 << 20;
+
 export class BlobStore {
   constructor(readonly dir: string) {}
 
@@ -27,12 +29,7 @@ export class BlobStore {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const hash = sha256(bytes);
     const file = this.pathOf(hash);
-    try {
-      const st = await fsp.stat(file);
-      if (st.size === bytes.length) return { hash, size: bytes.length };
-    } catch {
-      /* absent: write it */
-    }
+    if (statSync(file, { throwIfNoEntry: false })?.size === bytes.length) return { hash, size: bytes.length };
     await writeFileAtomic(file, bytes, 0o444);
     return { hash, size: bytes.length };
   }
@@ -56,7 +53,8 @@ export class BlobStore {
     const file = this.pathOf(ref.hash);
     let bytes: Buffer;
     try {
-      bytes = await fsp.readFile(file);
+      // Small blobs (nearly all) are read synchronously: cheaper than a thread-pool round trip.
+      bytes = ref.size <= SYNC_READ_MAX ? readFileSync(file) : await fsp.readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptEntryError(`blob ${ref.hash.slice(0, 12)}`, ref.hash);
       throw err;

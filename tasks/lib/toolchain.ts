@@ -2,11 +2,16 @@
  * Toolchain definitions (`toolchain/<name>.yaml`, documented in toolchain/README.md): loading,
  * validation, identity (for cache keys) and the "is it installed?" check.
  */
+import { statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { InfraError, type JsonObject } from '../../src/task-api.js';
 import { runProcess, SpawnError } from './proc.js';
+
+// yaml is loaded on first parse (most runs find every toolchain already parsed, or need none).
+const require = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (require('yaml') as typeof import('yaml')).parse(text);
 
 export interface Toolchain {
   /** Same as the file's base name. */
@@ -104,6 +109,11 @@ export function parseToolchain(doc: unknown, file: string, expectedName?: string
 export async function loadToolchain(projectRoot: string, name: string): Promise<Toolchain> {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new InfraError(`invalid toolchain name '${name}'`);
   const file = path.join(toolchainDir(projectRoot), `${name}.yaml`);
+  // Every compile and validate node asks: parse each file once per version of it.
+  const st = statSync(file, { throwIfNoEntry: false });
+  const stamp = st && `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const known = stamp ? parsedToolchains.get(file) : undefined;
+  if (known && known.stamp === stamp) return known.tc;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -119,8 +129,13 @@ export async function loadToolchain(projectRoot: string, name: string): Promise<
   } catch (e) {
     fail(file, `YAML parse error: ${(e as Error).message}`);
   }
-  return parseToolchain(doc, file, name);
+  const tc = parseToolchain(doc, file, name);
+  // A file changed within the last moments could change again with the same size and mtime.
+  if (stamp && Date.now() - st.mtimeMs > 2000) parsedToolchains.set(file, { stamp, tc });
+  return tc;
 }
+
+const parsedToolchains = new Map<string, { stamp: string; tc: Toolchain }>();
 
 /** The InfraError for a missing compiler or runner, naming the Debian package to install. */
 export function missingToolError(tc: Toolchain, command: string): InfraError {
