@@ -175,6 +175,32 @@ describe('incremental builds', () => {
     expect(await fsp.readFile(path.join(dir, 'build/read/a.txt'), 'utf8')).toBe('done\n');
   });
 
+  it('-j N: at most N commands run at once, and N do run together', async () => {
+    const files: Record<string, string> = {
+      'pipeline.yaml': `version: 1
+targets:
+  texts: { kind: files, params: { glob: "src/*.txt" } }
+  busy:
+    kind: command
+    from: texts
+    params:
+      env: [SLOTS_DIR]
+      # Each command counts the commands running beside it (itself included), holding its slot a moment.
+      run: touch "$SLOTS_DIR/$ITEM"; ls "$SLOTS_DIR" | wc -l > "$OUT"; sleep 0.3; rm "$SLOTS_DIR/$ITEM"
+      outputs: { out: .txt }
+`,
+    };
+    for (let i = 0; i < 8; i++) files[`src/t${i}.txt`] = `${i}\n`;
+    const dir = await makeProject(files);
+    dirs.push(dir);
+    const slots = path.join(dir, 'slots');
+    await fsp.mkdir(slots);
+    const r = await runCli(dir, ['--json', '-j', '2'], { SLOTS_DIR: slots });
+    expect(r.code, r.stderr).toBe(0);
+    const seen = await Promise.all(Array.from({ length: 8 }, async (_, i) => Number(await fsp.readFile(path.join(dir, `build/busy/t${i}.txt`), 'utf8'))));
+    expect(Math.max(...seen)).toBe(2);
+  });
+
   it('builds only the named target and its dependencies', async () => {
     const dir = await project();
     const r = await runCli(dir, ['--json', 'stripped']);
