@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeProject, outcomes, readTree, runCli, summaryOf, type CliResult } from './support/cli.js';
+import { makeProject, outcomes, readTree, runCli, summaryOf, toolchainFiles, type CliResult } from './support/cli.js';
 import { REJECTING } from './support/pipelines.js';
 
 const PIPELINE = REJECTING;
@@ -99,6 +99,23 @@ describe('a target up to date as a whole', () => {
     expect(wholes(r)).toEqual(['checked']);
     expect(outcomes(r).executed).toEqual(['joined', 'upper/a', 'upper/c']);
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('AHPLA\n');
+  });
+
+  it('a toolchain gone missing is reported by the nodes, as without the shortcut', async () => {
+    const dir = await makeProject({
+      'pipeline.yaml': 'version: 1\ntargets:\n  programs: { kind: files, params: { glob: "src/*.cpp" } }\n  asm: { kind: compile, from: programs }\n',
+      'src/hello.cpp': 'int main() { return 0; }\n',
+      ...(await toolchainFiles()),
+    });
+    dirs.push(dir);
+    await build(dir);
+    const tc = path.join(dir, 'toolchain/x86_64.yaml');
+    await fsp.writeFile(tc, (await fsp.readFile(tc, 'utf8')).replace(/^cxx: .*$/m, 'cxx: /nonexistent/g++'));
+    const r = await runCli(dir, ['--json']);
+    expect(r.code).toBe(1);
+    expect(summaryOf(r).failed).toEqual([{ id: 'asm/hello', message: expect.stringMatching(/\/nonexistent\/g\+\+ not found — install it with: apt-get install g\+\+/) }]);
+    // The outputs of the last good build are kept.
+    expect(await fsp.readFile(path.join(dir, 'build/asm/hello.s'), 'utf8')).toContain('main:');
   });
 
   it('a dry run of an up-to-date tree takes the shortcut and writes nothing', async () => {

@@ -303,7 +303,9 @@ export class Build {
         id: `${def.name}#digest`,
         deps: [],
         run: async () => {
-          if (!(await this.upToDateAsWhole(t, pairs))) this.addMapNodes(t, pairs);
+          // Any trouble here (a toolchain gone missing) is reported by the nodes themselves.
+          const whole = await this.upToDateAsWhole(t, pairs).catch(() => false);
+          if (!whole) this.addMapNodes(t, pairs);
         },
       });
       return;
