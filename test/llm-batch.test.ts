@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawn, execFile } from 'node:child_process';
@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { runBatch, splitIntoBatches, type BatchProgress } from '../src/llm/batch.js';
 import { FileJournal, MemoryJournal } from '../src/llm/journal.js';
 import { createClient, type ProviderConfig } from '../src/llm/provider.js';
-import { startOpenAIServer, type OpenAIServer, chatRequests, contentOf, echoResponder, tempDir, TEST_KEY } from './support/openai-server.js';
+import { startOpenAIServer, type OpenAIServer, chatRequests, contentOf, echoResponder, tempDir, TEST_KEY, removeTempDirs } from './support/openai-server.js';
+
+afterAll(removeTempDirs);
 
 const clientFor = (s: OpenAIServer, cfg: Partial<ProviderConfig> = {}) =>
   createClient({ provider: 'openai', baseURL: s.baseURL, maxRetries: 3, ...cfg }, { OPENAI_API_KEY: TEST_KEY });

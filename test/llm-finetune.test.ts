@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import {
@@ -12,7 +12,9 @@ import {
 } from '../src/llm/finetune.js';
 import { FileJournal, MemoryJournal } from '../src/llm/journal.js';
 import { createClient, type ProviderConfig } from '../src/llm/provider.js';
-import { startOpenAIServer, type OpenAIServer, tempDir, TEST_KEY } from './support/openai-server.js';
+import { startOpenAIServer, type OpenAIServer, tempDir, TEST_KEY, removeTempDirs } from './support/openai-server.js';
+
+afterAll(removeTempDirs);
 
 const clientFor = (s: OpenAIServer, cfg: Partial<ProviderConfig> = {}) =>
   createClient({ provider: 'openai', baseURL: s.baseURL, maxRetries: 3, ...cfg }, { OPENAI_API_KEY: TEST_KEY });

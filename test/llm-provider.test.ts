@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createClient, type ProviderConfig, ProviderConfigError, redact, requireCapability, capabilities } from '../src/llm/provider.js';
@@ -6,7 +6,9 @@ import { runBatch } from '../src/llm/batch.js';
 import { runOnline } from '../src/llm/chat.js';
 import { runFineTune } from '../src/llm/finetune.js';
 import { FileJournal } from '../src/llm/journal.js';
-import { startOpenAIServer, type OpenAIServer, chatRequests, tempDir, TEST_KEY } from './support/openai-server.js';
+import { startOpenAIServer, type OpenAIServer, chatRequests, tempDir, TEST_KEY, removeTempDirs } from './support/openai-server.js';
+
+afterAll(removeTempDirs);
 
 const clientFor = (s: OpenAIServer, cfg: Partial<ProviderConfig> = {}) =>
   createClient({ provider: 'openai', baseURL: s.baseURL, maxRetries: 3, ...cfg }, { OPENAI_API_KEY: TEST_KEY });

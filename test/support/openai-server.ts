@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -731,8 +732,18 @@ export async function startOpenAIServer(opts: ServerOptions = {}): Promise<OpenA
 /** A fake API key, unique per test process, that must never show up in any journal. */
 export const TEST_KEY = `sk-test-${randomBytes(12).toString('hex')}`;
 
-export function tempDir(prefix = 'asmgraph-llm-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+const madeTempDirs = new Set<string>();
+
+/** Removes every folder `tempDir` made (each test file calls it in `afterAll`). */
+export function removeTempDirs(): void {
+  for (const d of madeTempDirs) rmSync(d, { recursive: true, force: true });
+  madeTempDirs.clear();
+}
+
+export async function tempDir(prefix = 'asmgraph-llm-'): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  madeTempDirs.add(d);
+  return d;
 }
 
 export function chatRequests(n: number, model = 'gpt-4o-mini', prefix = 'r') {
