@@ -61,10 +61,6 @@ const CLOCK_A = '2001-02-03 04:05:06';
 const CLOCK_B = '2019-11-12 13:14:15';
 
 export const validateKind: MapKind = {
-  // o200k tables for the token counts (~0.35 s to load, in a helper process).
-  async warm() {
-    warmTokenCounter();
-  },
   name: 'validate',
   version: '2',
   mode: 'map',
@@ -87,6 +83,10 @@ export const validateKind: MapKind = {
     { name: 's', ext: '.s' },
     { name: 'expected', ext: '.expected.txt' },
   ],
+  // o200k tables for the token counts (~0.35 s to load, in a helper process).
+  async warm() {
+    warmTokenCounter();
+  },
   async prepare(ctx) {
     // The sandbox's small supervisor binary is cached in the project when the sandbox uid can reach it.
     if (await reachableByOthers(ctx.projectRoot)) setHelperDir(path.join(ctx.projectRoot, 'cache', 'sandbox'));
@@ -108,7 +108,8 @@ export const validateKind: MapKind = {
 
     const refFlags = compileFlags(tc, { ...p, clean: false });
     // The reference's own `g++ -S` output, when an input is exactly that (see `compiledAs`).
-    const refAsm = [input.inputs.raw, cand].find((v) => v?.files.s && v.meta.compiledAs === compiledAs(ctx.identity.toolchain, refFlags, source.files.src.hash))?.files.s;
+    const refId = compiledAs(ctx.identity.toolchain, refFlags, source.files.src.hash);
+    const refAsm = [input.inputs.raw, cand].find((v) => v?.files.s && v.meta.compiledAs === refId)?.files.s;
     const ref = await reference(ctx, tc, p, src, limits, refFlags, refAsm);
     const expected = ref.stdout;
     if (ref.verdict !== 'ok') {
@@ -126,8 +127,8 @@ export const validateKind: MapKind = {
     // compile already counted its output's tokens: reuse them (o200k on 50 KB of assembly is not free).
     const counted = (v: { meta: JsonObject } | undefined, text: () => Promise<string>) =>
       typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokensAsync);
-    const tokens = await counted(cand, async () => asm);
     if (first.verdict === 'ok') {
+      const tokens = await counted(cand, async () => asm);
       const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode: ref.exitCode };
       if (rawRef) meta.tokensRaw = await counted(input.inputs.raw, async () => (await ctx.read(rawRef)).toString('utf8'));
       return { status: 'ok', files: { s: asm, expected }, meta };

@@ -3,6 +3,7 @@
  * the YAML parser and the schema validator. The cache must never hide an error, never be trusted
  * when damaged, and a dry run must not write it.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,22 @@ describe('the remembered pipeline check', () => {
     const second = await runCli(dir, ['--json']);
     expect(summaryOf(second)).toMatchObject({ ok: true, upToDate: 1, executed: 0 });
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('ALPHA\n');
+  });
+
+  it('a later run takes the pipeline from the remembered check, not from parsing the text again', async () => {
+    const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
+    dirs.push(dir);
+    expect((await runCli(dir, [])).code).toBe(0);
+    const [name] = await memoFiles(dir);
+    const file = path.join(dir, 'cache', 'pipeline', name!);
+    // Swap the remembered command (with a valid checksum): a run that used the text would upper-case.
+    const entry = JSON.parse(await fsp.readFile(file, 'utf8')) as { sum: string; checked: string };
+    const checked = JSON.parse(entry.checked) as { data: { targets: { upper: { params: { run: string } } } } };
+    checked.data.targets.upper.params.run = 'cat "$IN" > "$OUT"';
+    const text = JSON.stringify(checked);
+    await fsp.writeFile(file, JSON.stringify({ sum: createHash('sha256').update(text).digest('hex'), checked: text }));
+    expect(summaryOf(await runCli(dir, ['--json']))).toMatchObject({ ok: true, executed: 1 });
+    expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('alpha\n');
   });
 
   it('an edit that breaks the pipeline is reported with its location, as without the cache', async () => {

@@ -328,8 +328,7 @@ export class Build {
         run: () => this.admit(() => this.runMapItem(t, item, upstream, joined)),
       });
     }
-    this.summary.total += pairs.length;
-    this.emit({ type: 'target-items', target: def.name, items: pairs.length });
+    this.announceItems(def, pairs.length, false);
     // The collection-complete node: removes outputs of items that no longer exist, and sums the
     // target up for the next build once its inputs are summed up too.
     this.scheduler.add({ id: def.name, deps: [...ids, ...directDeps(def)], run: () => this.finishMap(t) });
@@ -362,8 +361,7 @@ export class Build {
       views.push(viewOf(item, item.key, prev));
     }
     this.assignItems(t, pairs.map((x) => x.item));
-    this.summary.total += pairs.length;
-    this.emit({ type: 'target-items', target: def.name, items: pairs.length, upToDateAsWhole: true });
+    this.announceItems(def, pairs.length, true);
     const durationMs = Date.now() - t0;
     for (const view of views) {
       t.views.set(view.key, view);
@@ -381,6 +379,11 @@ export class Build {
     this.scheduler.addDone(def.name);
     this.expandDependents(t);
     return true;
+  }
+
+  private announceItems(def: TargetDef, items: number, upToDateAsWhole: boolean): void {
+    this.summary.total += items;
+    this.emit(upToDateAsWhole ? { type: 'target-items', target: def.name, items, upToDateAsWhole } : { type: 'target-items', target: def.name, items });
   }
 
   /** The `targetInputsDigest` of a map target, when all its inputs are summed up in this build. */
