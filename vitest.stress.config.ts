@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 1_800_000,
     hookTimeout: 600_000,
     pool: 'forks',
+    globalSetup: ['test/support/system-tools.ts'],
     fileParallelism: false,
   },
 });

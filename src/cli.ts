@@ -136,6 +136,26 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('setup')
+    .description('install the Debian packages the project needs that are missing (apt-get; as root or with sudo)')
+    .option('--test', 'also what the test suite needs (cross toolchains, qemu, nginx, chromium, make, ninja)')
+    .option('--toolchains <dir>', 'folder of toolchain definitions (default: this package\'s toolchain/)')
+    .action(async (o: { test?: boolean; toolchains?: string }) => {
+      const { setup } = await import('./commands/setup.js');
+      exitCode = setup({ profile: o.test ? 'test' : 'build', toolchainDir: o.toolchains });
+    });
+
+  program
+    .command('doctor')
+    .description('check the system tools the project needs: found / missing, with the install line')
+    .option('--test', 'what the test suite needs too')
+    .option('--toolchains <dir>', 'folder of toolchain definitions (default: this package\'s toolchain/)')
+    .action(async (o: { test?: boolean; toolchains?: string }) => {
+      const { doctor } = await import('./commands/setup.js');
+      exitCode = doctor({ profile: o.test ? 'test' : 'build', toolchainDir: o.toolchains });
+    });
+
+  program
     .command('schema')
     .description('print the JSON Schema of pipeline.yaml (committed as schema/pipeline.schema.json)')
     .action(async () => {

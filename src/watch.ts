@@ -7,7 +7,8 @@
  *
  * A change arriving during a cycle stays queued and makes the next cycle; after each cycle the
  * changed files are stat'ed again, so a write chokidar folded into an earlier event (it drops
- * `change` events within 50 ms of each other) is never lost. pipeline.yaml changes reload the
+ * `change` events within 50 ms of each other) is never lost, and chokidar's unthrottled raw
+ * events catch a save that lands inside that 50 ms window after a short cycle. pipeline.yaml changes reload the
  * graph (an invalid file keeps the last good graph). SIGINT/SIGTERM abort the running cycle,
  * wait for it, close the watcher and return 0.
  */
@@ -176,10 +177,24 @@ class WatchSession {
     // atomic: false: we coalesce unlink+add ourselves, without chokidar's 100 ms unlink delay
     // and its blanket ignoring of `file~` names (which a glob may well match).
     const w = chokidarWatch(spec.roots, { ignoreInitial: true, atomic: false, ignored, followSymlinks: true });
-    w.on('all', (event, abs) => {
-      if (this.stopping || (event !== 'add' && event !== 'change' && event !== 'unlink')) return;
+    const consider = (abs: string) => {
       const rel = toPosix(path.relative(this.spec.root, abs));
       if (this.spec.matchFile(rel)) this.queue.add(rel);
+    };
+    w.on('all', (event, abs) => {
+      if (this.stopping || (event !== 'add' && event !== 'change' && event !== 'unlink')) return;
+      consider(abs);
+    });
+    // chokidar drops a 'change' for a file within 50 ms of its previous one (its throttle), so a
+    // save right after a short cycle would be lost. Its raw events are not throttled: every
+    // inotify event on a watched file queues that file too (the queue de-duplicates, and a cycle
+    // for a file that did not really change says "no change"). fs.watch on a file names the file
+    // itself; on a folder, the entry in it.
+    w.on('raw', (_event, evPath, details) => {
+      const watchedPath = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (this.stopping || typeof watchedPath !== 'string') return;
+      const watched = path.resolve(root, watchedPath);
+      consider(!evPath || path.basename(watched) === evPath ? watched : path.join(watched, evPath));
     });
     w.on('error', (err) => {
       this.json({ type: 'watch-error', message: errorMessage(err) });

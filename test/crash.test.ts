@@ -78,7 +78,8 @@ describe('crash safety', () => {
 
   it('Ctrl-C stops a build promptly with exit 130; the next run finishes the job', async () => {
     const dir = await makeProject({
-      'pipeline.yaml': PIPELINE.replace('sleep 0.05', 'sleep 30'),
+      // Ten minutes of sleep: a Ctrl-C that waited for it would time the test out.
+      'pipeline.yaml': PIPELINE.replace('sleep 0.05', 'sleep 600'),
       'src/a.txt': 'abc\n',
     });
     dirs.push(dir);
@@ -92,11 +93,9 @@ describe('crash safety', () => {
       });
     });
     await started;
-    const t0 = Date.now();
     child.kill('SIGINT');
     const code = await closed;
     expect(code).toBe(130);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(await fsp.readdir(path.join(dir, 'cache/tmp'))).toEqual([]);
     await fsp.writeFile(path.join(dir, 'pipeline.yaml'), PIPELINE);
     const r = await runCli(dir, []);

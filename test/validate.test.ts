@@ -11,6 +11,8 @@ import { makeProject, REPO, runCli, summaryOf, type CliResult, toolchainFiles } 
 
 const FIXTURES = path.join(REPO, 'test/fixtures/validate');
 const MARKER = `m${process.pid}x${Date.now()}`;
+/** A folder outside the project the program tries to write into: the checkout's parent. */
+const OUTSIDE = path.dirname(path.resolve(import.meta.dirname, '..'));
 const SECRET = `sk-test-${MARKER}-do-not-leak`;
 /** This suite's sandboxes get their own uid range, so other suites' sandboxes are not counted. */
 const UID_BASE = 64000;
@@ -88,7 +90,7 @@ beforeAll(async () => {
   const files: Record<string, string> = { 'pipeline.yaml': PIPELINE };
   for (const f of await fsp.readdir(FIXTURES)) {
     let text = await fsp.readFile(path.join(FIXTURES, f), 'utf8');
-    text = text.replace(/MARKER/g, MARKER).replace(/\bPORT\b/, String(port));
+    text = text.replace(/MARKER/g, MARKER).replace(/\bPORT\b/, String(port)).replace(/\bOUTSIDE\b/g, OUTSIDE);
     files[`src/${f}`] = text;
   }
   const hello = await fsp.readFile(path.join(FIXTURES, 'ok_hello.cpp'), 'utf8');
@@ -102,7 +104,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.close();
   if (dir) await fsp.rm(dir, { recursive: true, force: true });
-  for (const p of [`/tmp/asmgraph-escape-${MARKER}`, `/root/asmgraph-escape-${MARKER}`, `/work/asmgraph-escape-${MARKER}`]) await fsp.rm(p, { force: true });
+  for (const p of [`/tmp/asmgraph-escape-${MARKER}`, `/root/asmgraph-escape-${MARKER}`, `${OUTSIDE}/asmgraph-escape-${MARKER}`]) await fsp.rm(p, { force: true });
 });
 
 describe('validation verdicts', () => {
@@ -189,7 +191,7 @@ describe('hostile programs are contained', () => {
 
   it('writes outside its folder go nowhere; its own folder works', async () => {
     expect(await fsp.readFile(path.join(dir, 'build/validated/escape_writes.expected.txt'), 'utf8')).toBe('own file ok\n');
-    for (const p of [`/tmp/asmgraph-escape-${MARKER}`, `/root/asmgraph-escape-${MARKER}`, `/work/asmgraph-escape-${MARKER}`, path.join(dir, `asmgraph-escape-${MARKER}`)]) {
+    for (const p of [`/tmp/asmgraph-escape-${MARKER}`, `/root/asmgraph-escape-${MARKER}`, `${OUTSIDE}/asmgraph-escape-${MARKER}`, path.join(dir, `asmgraph-escape-${MARKER}`)]) {
       await expect(fsp.access(p), p).rejects.toThrow();
     }
     const leftovers = await fsp.readdir(path.join(dir, 'cache/tmp'));

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import * as NEEDS from '../setup/system-packages.js';
 
 const execFileP = promisify(execFile);
 
@@ -16,9 +17,10 @@ export interface Tool {
   debianPackage: string;
 }
 
-export const BWRAP: Tool = { name: 'bwrap', debianPackage: 'bubblewrap' };
-export const CC: Tool = { name: 'gcc', debianPackage: 'gcc' };
-export const LIBFAKETIME: Tool = { name: 'libfaketime.so.1', debianPackage: 'libfaketime' };
+// The packages are named once, in src/setup/system-packages.ts (what `asmgraph setup` installs).
+export const BWRAP: Tool = { name: NEEDS.BWRAP.tool, debianPackage: NEEDS.BWRAP.debianPackage };
+export const CC: Tool = { name: NEEDS.CC.tool, debianPackage: NEEDS.CC.debianPackage };
+export const LIBFAKETIME: Tool = { name: NEEDS.LIBFAKETIME.tool, debianPackage: NEEDS.LIBFAKETIME.debianPackage };
 
 export function missingToolError(tool: Tool, detail = ''): Error {
   return new Error(
@@ -46,27 +48,7 @@ function isExecutable(p: string): boolean {
   }
 }
 
-function multiarchTriplet(): string {
-  switch (process.arch) {
-    case 'x64':
-      return 'x86_64-linux-gnu';
-    case 'arm64':
-      return 'aarch64-linux-gnu';
-    case 'riscv64':
-      return 'riscv64-linux-gnu';
-    default:
-      return `${process.arch}-linux-gnu`;
-  }
-}
-
-export function findLibfaketime(): string | undefined {
-  const candidates = [
-    `/usr/lib/${multiarchTriplet()}/faketime/libfaketime.so.1`,
-    '/usr/lib/faketime/libfaketime.so.1',
-    '/usr/local/lib/faketime/libfaketime.so.1',
-  ];
-  return candidates.find((p) => fs.existsSync(p));
-}
+export const findLibfaketime = NEEDS.findLibfaketime;
 
 /** qemu-user binaries are named qemu-<arch>; their package is qemu-user. */
 export function qemuTool(name: string): Tool {
