@@ -3,6 +3,7 @@
  * computes each node's key, and for each node either finds its outputs in place, restores
  * them from the cache, or runs the task. Emits events; never prints.
  */
+import { setMaxListeners } from 'node:events';
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, hashJson } from '../hash.js';
@@ -646,6 +647,8 @@ export class Build {
     const temps: string[] = [];
     const ac = new AbortController();
     const onAbort = () => ac.abort();
+    // One listener per node in flight (CPU and LLM pools together can exceed Node's default of 10).
+    if (this.opts.signal) setMaxListeners(0, this.opts.signal);
     this.opts.signal?.addEventListener('abort', onAbort);
     const ctx: RunContext = {
       projectRoot: this.root,
