@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { FileHasher } from '../src/store/file-hasher.js';
 import { sha256 } from '../src/hash.js';
 import { generatePrograms, generateSmallFiles, HEADERS, type Program } from './gen-programs.js';
+import { sandboxOverheadSection } from './sandbox-overhead.js';
 import { copyMakefile, copyNinja, copyPipeline, CXXFLAGS, writeCxxPeer, writeCxxProject } from './peers.js';
 import {
   fmtMs, fmtRatio, fmtStat, HAVE_GNU_TIME, lastEvent, log, machineInfo, percentile, stat, timed,
@@ -115,6 +116,7 @@ export const SECTION_TITLES: Record<string, string> = {
   watch: '6. Watch latency',
   rss: '7. Peak RSS',
   hash: '8. Hashing throughput',
+  sandbox: '9. Sandbox overhead per program run',
 };
 
 type Section = { title: string; status: string; [k: string]: unknown };
@@ -610,6 +612,15 @@ function renderSection(key: string, s: Section): string {
   }
   const a = s as any;
   switch (key) {
+    case 'sandbox':
+      out.push(`${a.runs} runs of a hello-world binary each way, alternated.`, '');
+      out.push(table([
+        ['run', 'wall (median, p10–p90)', 'over plain'],
+        ['plain spawn', fmtStat(a.wallMs.plain), '—'],
+        ['sandboxed (bwrap, namespaces, limits)', fmtStat(a.wallMs.sandboxed), fmtMs(a.overheadMs.sandboxed)],
+        ['sandboxed at a fake clock (libfaketime)', fmtStat(a.wallMs.sandboxedFaketime), fmtMs(a.overheadMs.faketime)],
+      ]), '');
+      break;
     case 'workloads':
       out.push(table([
         ['workload', 'items', 'details'],
@@ -836,6 +847,7 @@ export async function main(argv: string[]): Promise<number> {
       await write();
     }
     await section('hash', () => hashSection(work, cfg.hashMB, cfg.runs));
+    await section('sandbox', () => sandboxOverheadSection(work, Math.max(5, cfg.runs * 4), REPO));
     let watchFirst: Section | undefined;
     if (want('watch')) {
       await section('watch', () => watchSection(work, generatePrograms(cfg.watchPrograms, cfg.seed + 1), cfg.watchEdits));

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(__dirname, '..');
 const RUN = path.join(REPO, 'dist', 'bench', 'run.js');
-const SECTIONS = ['workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash'];
+const SECTIONS = ['workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash', 'sandbox'];
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -41,11 +41,12 @@ describe('bench harness (smoke)', () => {
         expect(md).toContain(`## ${s.title}`);
       }
       // The core comparisons actually ran at this size.
-      for (const key of ['coldSmall', 'noop', 'edit', 'restore', 'rss', 'hash']) expect(json.sections[key].status, `${key}: ${json.sections[key].status}`).toBe('measured');
+      for (const key of ['coldSmall', 'noop', 'edit', 'restore', 'rss', 'hash', 'sandbox']) expect(json.sections[key].status, `${key}: ${json.sections[key].status}`).toBe('measured');
       expect(json.sections.coldSmall.asmIdentical.allIdentical).toBe(true);
       expect(json.sections.coldSmall.wallMs.ours.n).toBe(1);
       expect(json.sections.noop.wallMs.ninja.median).toBeGreaterThan(0);
       expect(json.sections.hash.hashesMatchSha256sum).toBe('identical');
+      expect(json.sections.sandbox.wallMs.sandboxed.n).toBeGreaterThanOrEqual(5);
       expect(md).toContain('## Machine');
     } finally {
       await fsp.rm(out, { recursive: true, force: true });
