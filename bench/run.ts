@@ -615,7 +615,7 @@ function renderSection(key: string, s: Section): string {
     case 'sandbox':
       out.push(`${a.runs} runs of a hello-world binary each way, alternated.`, '');
       out.push(table([
-        ['run', 'wall (median, p10–p90)', 'over plain'],
+        ['run', 'wall', 'median over plain'],
         ['plain spawn', fmtStat(a.wallMs.plain), '—'],
         ['sandboxed (bwrap, namespaces, limits)', fmtStat(a.wallMs.sandboxed), fmtMs(a.overheadMs.sandboxed)],
         ['sandboxed at a fake clock (libfaketime)', fmtStat(a.wallMs.sandboxedFaketime), fmtMs(a.overheadMs.faketime)],
@@ -847,7 +847,7 @@ export async function main(argv: string[]): Promise<number> {
       await write();
     }
     await section('hash', () => hashSection(work, cfg.hashMB, cfg.runs));
-    await section('sandbox', () => sandboxOverheadSection(work, Math.max(5, cfg.runs * 4), REPO));
+    await section('sandbox', () => sandboxOverheadSection(Math.max(5, cfg.runs * 4), REPO));
     let watchFirst: Section | undefined;
     if (want('watch')) {
       await section('watch', () => watchSection(work, generatePrograms(cfg.watchPrograms, cfg.seed + 1), cfg.watchEdits));

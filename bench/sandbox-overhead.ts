@@ -6,15 +6,25 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runSandboxed } from '../src/sandbox/index.js';
 import { stat } from './util.js';
 
-export async function sandboxOverheadSection(work: string, runs: number, repo: string): Promise<{ title: string; status: string; [k: string]: unknown }> {
-  const dir = path.join(work, 'sandbox-overhead');
-  await fsp.mkdir(dir, { recursive: true });
+export async function sandboxOverheadSection(runs: number, repo: string): Promise<{ title: string; status: string; [k: string]: unknown }> {
+  // Its own folder under the system temp dir: the sandbox uid must be able to reach it (the bench's
+  // work dir is private).
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'asmgraph-bench-sandbox-'));
   await fsp.chmod(dir, 0o755);
+  try {
+    return await measure(dir, runs, repo);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(dir: string, runs: number, repo: string): Promise<{ title: string; status: string; [k: string]: unknown }> {
   execFileSync('g++', ['-O1', '-o', path.join(dir, 'hello'), path.join(repo, 'test/fixtures/hostile/hello.cpp')]);
   const plainOnce = () =>
     new Promise<number>((resolve, reject) => {
