@@ -165,7 +165,7 @@ export class Build {
     this.summary.interrupted = this.interrupted;
     this.summary.ok = this.summary.failed.length === 0 && !this.interrupted && !this.retryNeeded;
     if (!this.opts.dryRun) await this.store.save();
-    else await this.store.hasher.save(); // only a cache of file hashes: a dry run may keep it
+    else await this.store.hasher.save(); // a dry run keeps only hashes whose blobs are stored (storeSourceFile)
     this.summary.wallMs = Date.now() - this.started;
     if (!this.retryNeeded || this.interrupted) this.emit({ type: 'build-done', summary: this.summary });
     return this.summary;
@@ -228,9 +228,12 @@ export class Build {
     const abs = path.join(this.root, rel);
     const h = await this.store.hasher.hash(rel, abs, this.lstats.get(rel));
     const ref = { hash: h.hash, size: h.size };
-    // Stored even in a dry run (it runs nothing), so plans can read the sources.
     // A dry run writes nothing, not even to the store; plans read such sources from the work tree.
+    // The stat fast path's entry promises that the file's blob is stored (a later build then skips
+    // storing it), so a file hashed here whose blob is not in the store is not remembered: else the
+    // next build would find its blob "missing" and report an undamaged cache as corrupt.
     if (this.opts.dryRun) {
+      if (h.bytes && !this.store.blobs.hasSync(ref)) this.store.hasher.forget(rel);
       this.sourcePaths.set(ref.hash, abs);
       return ref;
     }
