@@ -71,12 +71,16 @@ export function formatSummary(s: BuildSummary): string[] {
     else lines.push(`nothing to do: all ${s.upToDate} nodes up to date (${formatMs(s.wallMs)})`);
   } else {
     const parts = [`${s.executed} executed`, `${s.cached} restored from cache`, `${s.upToDate} up to date`];
+    // Every node in exactly one part, so the parts add up to the total.
+    if (s.propagated && (s.failed.length || s.skipped)) parts.push(`${s.propagated} with a rejected input`);
+    if (s.failed.length) parts.push(`${s.failed.length} failed`);
+    if (s.skipped) parts.push(`${s.skipped} not started`);
     lines.push(`${s.total} nodes: ${parts.join(', ')} (${formatMs(s.wallMs)})`);
   }
   if (rejectedCount) lines.push(`rejected: ${rejectedCount} (${rejected.map(([r, c]) => `${r} ${c}`).join(', ')})${s.propagated ? `; ${s.propagated} downstream nodes skipped their rejected inputs` : ''}`);
   if (s.failed.length) {
     lines.push(`FAILED: ${s.failed.length} node${s.failed.length > 1 ? 's' : ''}${s.skipped ? `; ${s.skipped} not started` : ''}`);
-    for (const f of s.failed.slice(0, 20)) lines.push(`  ${f.id}: ${f.message}`);
+    for (const line of groupedFailures(s.failed, 20)) lines.push(`  ${line}`);
   }
   if (s.interrupted) lines.push('interrupted: the store is consistent; run again to finish');
   return lines;
@@ -187,6 +191,29 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
     listener(e);
   };
   return { listener: wrapped, line: print, close: clearLive };
+}
+
+/**
+ * One line per distinct failure message: a missing compiler that fails 70 nodes is one line with
+ * its count and the first few node names, not 70 identical lines.
+ */
+export function groupedFailures(failed: { id: string; message: string }[], max: number): string[] {
+  const groups = new Map<string, string[]>();
+  for (const f of failed) {
+    const ids = groups.get(f.message);
+    if (ids) ids.push(f.id);
+    else groups.set(f.message, [f.id]);
+  }
+  const out: string[] = [];
+  for (const [message, ids] of groups) {
+    if (out.length >= max) {
+      out.push(`… and ${groups.size - max} other failures`);
+      break;
+    }
+    const who = ids.length === 1 ? ids[0] : `${ids.length} nodes (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`;
+    out.push(`${who}: ${message}`);
+  }
+  return out;
 }
 
 function firstLine(s: string): string {

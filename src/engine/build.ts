@@ -160,7 +160,8 @@ export class Build {
       if (f.error instanceof CorruptEntryError && this.retryNeeded) continue;
       this.summary.failed.push({ id: f.id, message: errorMessage(f.error) });
     }
-    this.summary.skipped = res.skipped.length;
+    // Only nodes counted in the total (items, aggregates), not the engine's own bookkeeping nodes.
+    this.summary.skipped = res.skipped.filter((id) => this.isCountedNode(id)).length;
     this.summary.hashedFiles = this.store.hasher.hashed;
     this.summary.interrupted = this.interrupted;
     this.summary.ok = this.summary.failed.length === 0 && !this.interrupted && !this.retryNeeded;
@@ -169,6 +170,13 @@ export class Build {
     this.summary.wallMs = Date.now() - this.started;
     if (!this.retryNeeded || this.interrupted) this.emit({ type: 'build-done', summary: this.summary });
     return this.summary;
+  }
+
+  /** A node that `summary.total` counts: an item of a map target, or an aggregate. */
+  private isCountedNode(id: string): boolean {
+    const slash = id.indexOf('/');
+    if (slash > 0) return this.runs.get(id.slice(0, slash))?.def.mode === 'map';
+    return this.runs.get(id)?.def.mode === 'reduce';
   }
 
   // ---------------------------------------------------------------- sources
@@ -993,7 +1001,7 @@ function displayMeta(meta: JsonObject): Record<string, unknown> {
 }
 
 export function errorMessage(err: unknown): string {
-  if (err instanceof InfraError) return err.hint ? `${err.message}\n  ${err.hint}` : err.message;
+  if (err instanceof InfraError) return err.hint && !err.message.includes(err.hint) ? `${err.message}\n  ${err.hint}` : err.message;
   if (err instanceof Error) return err.message;
   return String(err);
 }
