@@ -66,7 +66,10 @@ export function formatSummary(s: BuildSummary): string[] {
   const lines: string[] = [];
   const rejected = Object.entries(s.rejected).sort((a, b) => b[1] - a[1]);
   const rejectedCount = rejected.reduce((n, [, c]) => n + c, 0);
-  if (s.wouldRun || (s.executed === 0 && s.cached === 0 && s.wouldRun === 0 && s.ok && s.total > 0)) {
+  if (s.dryRun) {
+    const run = s.wouldRun ? `${s.wouldRun} of ${s.total} nodes would run` : s.cached ? 'nothing would run' : `nothing to do: all ${s.upToDate} nodes up to date`;
+    lines.push(s.wouldRun || s.cached ? `dry run: ${run}; ${s.cached} would be restored from cache; ${s.upToDate} up to date` : `dry run: ${run}`);
+  } else if (s.wouldRun || (s.executed === 0 && s.cached === 0 && s.wouldRun === 0 && s.ok && s.total > 0)) {
     if (s.wouldRun) lines.push(`dry run: ${s.wouldRun} of ${s.total} nodes would run; ${s.cached} would be restored from cache; ${s.upToDate} up to date`);
     else lines.push(`nothing to do: all ${s.upToDate} nodes up to date (${formatMs(s.wallMs)})`);
   } else {
@@ -138,11 +141,16 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
         }
         status.done++;
         if (e.outcome === 'executed') status.running--;
-        if (e.outcome === 'cached') status.cached++;
+        if (e.outcome === 'cached' || e.outcome === 'would-restore') status.cached++;
         if (e.status === 'rejected' && e.outcome !== 'propagated') status.rejected++;
         const showWhy = (opts.explain || e.outcome === 'would-run') && e.why?.length;
         if (e.outcome === 'would-run') {
           if (opts.verbosity !== 'quiet') print(`would run ${e.id}${showWhy ? `: ${e.why!.join('; ')}` : ''}`);
+        } else if (e.outcome === 'would-restore') {
+          if (opts.verbosity !== 'quiet') {
+            const verdict = e.status === 'rejected' ? ` (rejected: ${e.reason})` : '';
+            print(`would restore ${e.id} from cache${verdict}${showWhy ? `: ${e.why!.join('; ')}` : ''}`);
+          }
         } else if (e.outcome === 'failed') {
           print(`FAILED ${e.id}: ${e.message ?? ''}`);
         } else if (e.outcome === 'executed' || (opts.verbosity === 'verbose' && e.outcome !== 'up-to-date')) {

@@ -57,3 +57,28 @@ describe('dry run and status after an edit', () => {
     });
   }
 });
+
+describe('a dry run says it is one', () => {
+  it('after a revert: "would restore", a labelled summary, and no line claiming something happened', async () => {
+    const dir = await project();
+    expect((await runCli(dir, [])).code).toBe(0);
+    await edit(dir, 'src/a.txt', 'alpha two\n');
+    expect((await runCli(dir, [])).code).toBe(0);
+    await edit(dir, 'src/a.txt', 'alpha\n');
+    for (const args of [['-n'], ['-n', '--explain'], ['-n', '-v']]) {
+      const r = await runCli(dir, args);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.filter((l) => l.startsWith('would restore upper/a from cache')), args.join(' ')).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith('would restore joined from cache')), args.join(' ')).toHaveLength(1);
+      expect(lines.at(-1)).toBe('dry run: nothing would run; 2 would be restored from cache; 1 up to date');
+      for (const l of lines) expect(l, args.join(' ')).toMatch(/^(would|dry run:)/);
+    }
+    const j = await runCli(dir, ['-n', '--json']);
+    expect(outcomes(j)['would-restore']).toEqual(['joined', 'upper/a']);
+    expect(outcomes(j).cached).toBeUndefined();
+    expect(summaryOf(j).dryRun).toBe(true);
+    // Nothing was restored: the outputs still hold the edit.
+    expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('ALPHA TWO\n');
+  });
+});

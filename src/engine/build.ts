@@ -112,7 +112,7 @@ export class Build {
     this.pools = new Pools(this.concurrency);
     this.flags = opts.flags ?? { yes: false };
     this.summary = {
-      ok: true, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
+      ok: true, dryRun: !!opts.dryRun, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
       rejected: {}, propagated: 0, failed: [], skipped: 0, hashedFiles: 0, wallMs: 0,
     };
   }
@@ -576,8 +576,8 @@ export class Build {
           if (!this.opts.dryRun) await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
           else t.views.set(nodeKey, viewOfRecord(item, nodeKey, rec));
           if (rec.items) this.setGenerated(t, rec.items);
-          this.report(def, rec.meta);
-          this.done(ref, 'cached', rec.status, { reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0 });
+          this.report(def, rec.meta, !!this.opts.dryRun);
+          this.done(ref, this.opts.dryRun ? 'would-restore' : 'cached', rec.status, { reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0 });
           return;
         } catch (err) {
           if (!(err instanceof CorruptEntryError)) throw err;
@@ -865,9 +865,11 @@ export class Build {
     this.setItems(t, items.map((gi) => ({ key: gi.base, base: gi.base, vars: {} })));
   }
 
-  private report(def: TargetDef, meta: JsonObject): void {
+  private report(def: TargetDef, meta: JsonObject, would = false): void {
     const lines = meta.summary;
-    if (Array.isArray(lines) && lines.length) this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
+    if (!Array.isArray(lines) || !lines.length) return;
+    if (would) this.emit({ type: 'report', target: def.name, lines: lines.map((l) => `would restore ${String(l)}`), would: true });
+    else this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
   }
 
   private async explain(prev: NodeState | undefined, record: JsonObject, key: string): Promise<string[]> {
@@ -936,7 +938,7 @@ export class Build {
   ): void {
     switch (outcome) {
       case 'executed': this.summary.executed++; break;
-      case 'cached': this.summary.cached++; break;
+      case 'cached': case 'would-restore': this.summary.cached++; break;
       case 'up-to-date': this.summary.upToDate++; break;
       case 'would-run': this.summary.wouldRun++; break;
       default: break;
