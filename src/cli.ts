@@ -9,7 +9,7 @@ import { runBuild } from './commands/build.js';
 import { gc, parseSize, verify } from './commands/cache.js';
 import { clean } from './commands/clean.js';
 import { renderGraph } from './commands/graph.js';
-import { computeStatus, formatStatus } from './commands/status.js';
+import { computeStatusReport, formatStatus, formatStatusVerbose } from './commands/status.js';
 import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './display.js';
 import { errorMessage } from './engine/build.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
@@ -117,11 +117,14 @@ export async function main(argv: string[]): Promise<number> {
     .command('status')
     .description('fresh / stale / rejected counts per target (builds nothing)')
     .argument('[targets...]', 'targets (default: the default targets)')
-    .action(async (targets: string[]) => {
+    .option('-v, --verbose', 'also list every stale and rejected node with its reason')
+    .action(async (targets: string[], o: { verbose?: boolean }) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file);
-      const rows = await computeStatus(p, targets);
-      process.stdout.write(g.json ? `${JSON.stringify(rows)}\n` : `${formatStatus(rows)}\n`);
+      const verbose = !!(o.verbose || g.verbose);
+      const report = await computeStatusReport(p, targets);
+      if (g.json) process.stdout.write(`${JSON.stringify(verbose ? report : report.rows)}\n`);
+      else process.stdout.write(`${verbose ? formatStatusVerbose(report) : formatStatus(report.rows)}\n`);
     });
 
   program

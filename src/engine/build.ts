@@ -15,7 +15,8 @@ import type {
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
-import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
+import { explainChange, type InputOrigin } from './explain.js';
+import { envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Pools, Scheduler } from './scheduler.js';
@@ -89,6 +90,8 @@ export class Build {
   private interrupted = false;
   /** Dry run: where each unstored source blob can be read from. */
   private readonly sourcePaths = new Map<string, string>();
+  /** Project path of each source item's file, by `target\0item\0file` (for --explain). */
+  private readonly sourceRel = new Map<string, string>();
   /** lstat results of the source scan, reused when the files are hashed. */
   private readonly lstats = new Map<string, Stats>();
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
@@ -202,7 +205,10 @@ export class Build {
         for (const it of scan.items) {
           const files: Record<string, FileRef> = {};
           try {
-            for (const [name, rel] of Object.entries(it.paths)) files[name] = this.knownSourceFile(rel) ?? (await this.storeSourceFile(rel));
+            for (const [name, rel] of Object.entries(it.paths)) {
+              files[name] = this.knownSourceFile(rel) ?? (await this.storeSourceFile(rel));
+              this.sourceRel.set(`${def.name}\0${it.base}\0${name}`, rel);
+            }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
             this.emit({ type: 'warning', message: `${def.name}: ${it.base} vanished while it was being read; skipped` });
@@ -380,11 +386,11 @@ export class Build {
       this.scheduler.addDone(ref.id);
       if (propagated.has(view.key)) {
         this.summary.propagated++;
-        this.done(ref, 'propagated', 'rejected', { reason: view.reason });
+        this.done(ref, 'propagated', 'rejected', { reason: view.reason, message: view.message });
         continue;
       }
       this.report(def, view.meta);
-      this.done(ref, 'up-to-date', view.status, { reason: view.reason, meta: view.meta, durationMs });
+      this.done(ref, 'up-to-date', view.status, { reason: view.reason, message: view.message, meta: view.meta, durationMs });
     }
     t.digest = st.digest.views;
     this.scheduler.addDone(def.name);
@@ -490,7 +496,7 @@ export class Build {
       t.views.set(item.key, view);
       await this.record(t, item.key, undefined, view, {});
       this.summary.propagated++;
-      this.done(ref, 'propagated', 'rejected', { reason: view.reason });
+      this.done(ref, 'propagated', 'rejected', { reason: view.reason, message: view.message });
       return;
     }
     const params = this.effectiveParams(def, item.vars);
@@ -498,11 +504,13 @@ export class Build {
     for (const [name, v] of Object.entries(inputs)) fingerprints[name] = itemFingerprint(v, kind.reads?.[name] ?? '*', false);
     const shown: Record<string, ItemView> = {};
     for (const [name, v] of Object.entries(inputs)) shown[name] = filterFiles(v, kind.reads?.[name] ?? '*');
+    const origins: Record<string, InputOrigin> = { from: this.originOf(def.from[0], upstream.key) };
+    for (const [name, j] of Object.entries(joined)) if (j) origins[name] = this.originOf(def.with[name], j.key);
     const producers: Producer[] = [];
     if (fromView) producers.push({ target: def.from[0], view: fromView });
     for (const [name, v] of Object.entries(inputs)) if (name !== 'from') producers.push({ target: def.with[name], view: v });
     await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item,
-      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined, producers);
+      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined, producers, origins);
   }
 
   private async runReduce(t: TargetRun): Promise<void> {
@@ -533,8 +541,10 @@ export class Build {
     }
     const producers: Producer[] = [];
     for (const [name, target] of names) for (const v of inputs[name]) producers.push({ target, view: v });
+    const origins: Record<string, InputOrigin> = {};
+    for (const [name, target] of names) origins[name] = { ...this.originOf(target, undefined) };
     await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined,
-      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined, producers);
+      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined, producers, origins);
     // An aggregate that generated no collection is one item for whatever consumes it.
     if (!t.items && !t.pending.has(def.name)) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
   }
@@ -546,6 +556,7 @@ export class Build {
     exec: (ctx: RunContext) => Promise<TaskResult>, item: ItemDesc | undefined,
     plan?: (ctx: PlanContext) => Promise<string[]>,
     producers: Producer[] = [],
+    origins: Record<string, InputOrigin> = {},
   ): Promise<void> {
     const def = t.def;
     const kind = def.kind as MapKind | ReduceKind;
@@ -563,11 +574,11 @@ export class Build {
         t.views.set(nodeKey, view);
         if (prev.items) this.setGenerated(t, prev.items);
         this.report(def, prev.meta);
-        this.done(ref, 'up-to-date', prev.status, { reason: prev.reason, meta: prev.meta, durationMs: Date.now() - t0 });
+        this.done(ref, 'up-to-date', prev.status, { reason: prev.reason, message: prev.message, meta: prev.meta, durationMs: Date.now() - t0 });
         return;
       }
     }
-    const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key) : undefined;
+    const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key, origins) : undefined;
 
     if (!this.opts.force) {
       const rec = this.store.actions.hasSync(key) ? await this.store.actions.get(key) : undefined;
@@ -872,12 +883,19 @@ export class Build {
     else this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
   }
 
-  private async explain(prev: NodeState | undefined, record: JsonObject, key: string): Promise<string[]> {
+  private async explain(prev: NodeState | undefined, record: JsonObject, key: string, origins: Record<string, InputOrigin>): Promise<string[]> {
     if (!prev) return ['no previous build of this node'];
     if (prev.key === key) return ['outputs in the work tree are missing or modified'];
-    const old = await this.store.actions.get(prev.key);
+    const old = await this.store.actions.get(prev.key).catch(() => undefined);
     if (!old) return ['the previous key record is no longer in the cache'];
-    return diffKeyRecords(old.keyRecord, record);
+    return explainChange(old.keyRecord, record, {
+      inputs: origins,
+      sourcePath: (target, item, file) => this.sourceRel.get(`${target}\0${item}\0${file}`),
+    });
+  }
+
+  private originOf(target: string, item: string | undefined): InputOrigin {
+    return { target, item, source: this.runs.get(target)?.def.mode === 'source' };
   }
 
   private effectiveParams(def: TargetDef, vars: Record<string, string>): JsonObject {
