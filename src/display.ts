@@ -153,6 +153,10 @@ export function terminalDisplay(opts: { verbosity: Verbosity; explain: boolean; 
           }
         } else if (e.outcome === 'failed') {
           print(`FAILED ${e.id}: ${e.message ?? ''}`);
+        } else if (e.outcome === 'cached' && e.status === 'rejected' && opts.verbosity !== 'verbose') {
+          // A rejection restored from the cache replays its message, as if it had just run.
+          if (opts.verbosity !== 'quiet') print(`restored ${e.id} from cache  ✗ ${e.reason}${e.message ? `: ${firstLine(e.message)}` : ''}`);
+          if (opts.explain && e.why?.length) for (const w of e.why) print(`    why: ${w}`);
         } else if (e.outcome === 'executed' || (opts.verbosity === 'verbose' && e.outcome !== 'up-to-date')) {
           if (opts.verbosity !== 'quiet') {
             const verdict = e.status === 'rejected' ? `  ✗ ${e.reason}${e.message ? `: ${firstLine(e.message)}` : ''}` : '';
@@ -224,7 +228,9 @@ export function groupedFailures(failed: { id: string; message: string }[], max: 
   return out;
 }
 
+/** The line of a message that says what is wrong (a tool's `…: error: …`), else its first line. */
 function firstLine(s: string): string {
-  const l = s.split('\n').find((x) => x.trim()) ?? '';
+  const lines = s.split('\n').filter((x) => x.trim());
+  const l = lines.find((x) => /\berror\b/.test(x)) ?? lines[0] ?? '';
   return l.length > 160 ? `${l.slice(0, 157)}…` : l;
 }

@@ -168,6 +168,13 @@ interface TaskKindBase {
    * Only these enter the key and are handed to the task: editing a prompt sidecar does not recompile.
    */
   reads?: Record<string, string[] | '*'>;
+  /**
+   * Neutral file names the task's messages use, by the source file they stand for: compile says
+   * `prog.cpp:8:32: error: …` for the item's `src`. The engine shows such messages (events,
+   * `*.rejected.txt`) with the user's path (`sources/fizzbuzz.cpp:8:32`); the cached record and
+   * the outputs keep the neutral name, so identical programs still share one entry.
+   */
+  messagePaths?: Record<string, string>;
   /** JSON Schema (draft-07) of the target's kind-specific parameters (the `params:` map). */
   paramsSchema: JsonObject;
   /** Named environment variables that enter the key (never their values in logs). */

@@ -126,6 +126,7 @@ export const compileKind: MapKind = {
     },
   },
   reads: { from: ['src'] },
+  messagePaths: { 'prog.cpp': 'src' },
   outputs: () => [{ name: 's', ext: '.s' }],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {

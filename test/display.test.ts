@@ -55,7 +55,7 @@ describe('terminal display', () => {
     const d = terminalDisplay({ verbosity: 'normal', explain: false, tty: false, out: f.stream });
     for (const e of events) d.listener(e);
     expect(f.text()).toBe(
-      ['executed asm/a (120 ms)', 'executed dataset (40 ms)', 'dataset: 1 examples', ...formatSummary(summary)].join('\n') + '\n',
+      ['executed asm/a (120 ms)', 'restored asm/b from cache  ✗ output-mismatch', 'executed dataset (40 ms)', 'dataset: 1 examples', ...formatSummary(summary)].join('\n') + '\n',
     );
   });
 

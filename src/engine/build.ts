@@ -217,7 +217,7 @@ export class Build {
           t.views.set(it.base, {
             key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {},
           });
-          if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected');
+          if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected', `${def.name}\0${it.base}`);
         }
         t.digest = viewsDigest(t.views.values());
         this.setItems(t, [...t.views.values()].map((v) => ({ key: v.key, base: v.base, vars: {} })));
@@ -822,7 +822,8 @@ export class Build {
     }
     if (rec.status === 'rejected') {
       const rel = path.posix.join(def.outDir, def.mode === 'map' ? `${stem}.rejected.txt` : `${def.name}.rejected.txt`);
-      writes.push([rel, `${rec.reason}\n${rec.message ?? ''}\n`]);
+      const message = item && rec.message ? this.userMessage(def.name, item.base, rec.message) : rec.message;
+      writes.push([rel, `${rec.reason}\n${message ?? ''}\n`]);
     }
     for (const [rel, data] of writes) {
       if (!isInside(this.root, path.resolve(this.root, rel))) throw new InfraError(`refusing to write outside the project: ${rel}`);
@@ -946,8 +947,43 @@ export class Build {
 
   private readonly resolvedIdentities = new Map<string, JsonObject>();
 
-  private countRejected(reason: string): void {
+  private readonly rejectedItems = new Set<string>();
+
+  /** The source target a per-item target's items come from (following `from`), if any. */
+  private rootSource(target: string): TargetRun | undefined {
+    let t = this.runs.get(target);
+    for (let hops = 0; t && t.def.mode === 'map' && hops < 100; hops++) t = this.runs.get(t.def.from[0]!);
+    return t?.def.mode === 'source' ? t : undefined;
+  }
+
+  /**
+   * Counted once per program (source collection and item base) and reason: a program rejected by
+   * both asm and cleaned is one rejection.
+   */
+  private countRejected(reason: string, program: string): void {
+    const k = `${reason}\0${program}`;
+    if (this.rejectedItems.has(k)) return;
+    this.rejectedItems.add(k);
     this.summary.rejected[reason] = (this.summary.rejected[reason] ?? 0) + 1;
+  }
+
+  /**
+   * A task's message with its neutral file names (`prog.cpp`, see `messagePaths`) replaced by the
+   * project path of the item's source file, found by following the target's primary input.
+   */
+  private userMessage(target: string, base: string, message: string): string {
+    const names = this.runs.get(target)?.def.kind.messagePaths;
+    if (!names) return message;
+    const t = this.rootSource(target);
+    if (!t) return message;
+    let out = message;
+    for (const [neutral, file] of Object.entries(names)) {
+      const rel = this.sourceRel.get(`${t.def.name}\0${base}\0${file}`);
+      if (!rel) continue;
+      const re = new RegExp(`(?<![\\w./-])${neutral.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g');
+      out = out.replace(re, rel);
+    }
+    return out;
   }
 
   private done(
@@ -961,10 +997,10 @@ export class Build {
       case 'would-run': this.summary.wouldRun++; break;
       default: break;
     }
-    if (status === 'rejected' && outcome !== 'propagated') this.countRejected(extra.reason ?? 'rejected');
+    if (status === 'rejected' && outcome !== 'propagated') this.countRejected(extra.reason ?? 'rejected', ref.item === undefined ? ref.id : `${this.rootSource(ref.target)?.def.name ?? ref.target}\0${baseOfKey(ref.item)}`);
     const e: EngineEvent = { type: 'node-done', ...ref, outcome, status, durationMs: extra.durationMs ?? 0 };
     if (extra.reason) e.reason = extra.reason;
-    if (extra.message) e.message = extra.message;
+    if (extra.message) e.message = ref.item === undefined ? extra.message : this.userMessage(ref.target, baseOfKey(ref.item), extra.message);
     if (extra.why) e.why = extra.why;
     if (extra.meta && Object.keys(extra.meta).length) e.meta = displayMeta(extra.meta);
     this.emit(e);
@@ -972,6 +1008,12 @@ export class Build {
 }
 
 const EMPTY: JsonObject = {};
+
+/** `fizzbuzz[opt=O2]` → `fizzbuzz` (see itemKeyOf). */
+function baseOfKey(key: string): string {
+  const i = key.indexOf('[');
+  return i < 0 ? key : key.slice(0, i);
+}
 
 interface Producer {
   target: string;
