@@ -128,6 +128,30 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('show')
+    .description('one node: its state, key record, commands, log and outputs (builds nothing)')
+    .argument('<node>', 'target/item, e.g. asm/fizzbuzz, or an aggregate target, e.g. dataset')
+    .action(async (node: string) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const { inspectNode, formatShow } = await import('./commands/show.js');
+      const r = await inspectNode(p, node);
+      process.stdout.write(g.json ? `${JSON.stringify(r)}\n` : `${formatShow(r)}\n`);
+    });
+
+  program
+    .command('why')
+    .description('what would make a node run: what changed, or what it depends on (builds nothing)')
+    .argument('<node>', 'target/item, e.g. asm/fizzbuzz, or an aggregate target')
+    .action(async (node: string) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const { inspectNode, formatWhy } = await import('./commands/show.js');
+      const r = await inspectNode(p, node);
+      process.stdout.write(g.json ? `${JSON.stringify({ id: r.id, state: r.state, why: r.why, dependsOn: r.dependsOn })}\n` : `${formatWhy(r)}\n`);
+    });
+
+  program
     .command('clean')
     .description('remove materialized outputs (the cache keeps them: a rebuild restores without running)')
     .argument('[targets...]', 'targets (default: all)')

@@ -949,6 +949,12 @@ export class Build {
 
   private readonly rejectedItems = new Set<string>();
 
+  /** The project path of a source item's file, once the build has scanned it (`asmgraph show`). */
+  sourcePathOf(target: string, base: string, file: string): string | undefined {
+    const t = this.rootSource(target);
+    return t && this.sourceRel.get(`${t.def.name}\0${base}\0${file}`);
+  }
+
   /** The source target a per-item target's items come from (following `from`), if any. */
   private rootSource(target: string): TargetRun | undefined {
     let t = this.runs.get(target);
