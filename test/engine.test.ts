@@ -394,7 +394,7 @@ describe('concurrent runners', () => {
 describe('graph and status', () => {
   it('prints the graph as DOT and Mermaid, and status counts per target', async () => {
     const dir = await project();
-    const dot = await runCli(dir, ['graph']);
+    const dot = await runCli(dir, ['graph', '--format', 'dot']);
     expect(dot.stdout).toMatch(/^digraph asmgraph \{/);
     expect(dot.stdout).toContain('"stripped" -> "upper" [label="each"];');
     expect(dot.stdout).toContain('"upper" -> "joined" [label="all"];');
