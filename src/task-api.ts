@@ -33,6 +33,11 @@ export interface ItemView {
   files: Record<string, FileRef>;
   /** Small JSON facts about the item (verdicts, token counts, ...). */
   meta: JsonObject;
+  /**
+   * A source item's files as project paths (`{src: "sources/fizzbuzz.cpp"}`), for reports that
+   * name the user's files. Part of the key of an aggregate that takes the source collection.
+   */
+  paths?: Record<string, string>;
 }
 
 /** A file a task writes; `text` or `bytes`. */

@@ -215,7 +215,7 @@ export class Build {
             continue;
           }
           t.views.set(it.base, {
-            key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {},
+            key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {}, paths: it.paths,
           });
           if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected', `${def.name}\0${it.base}`);
         }
@@ -424,7 +424,8 @@ export class Build {
     const [name, v] = rejected as [string, ItemView];
     return {
       key: item.key, base: item.base, vars: item.vars, status: 'rejected', reason: v.reason,
-      message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}`, files: {}, meta: {},
+      // The first rejection's own message travels with it, so a report further down can show it.
+      message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}${v.message && !v.message.startsWith('input ') ? `\n${v.message}` : v.message ? `\n${v.message.split('\n').slice(1).join('\n')}` : ''}`.trimEnd(), files: {}, meta: {},
     };
   }
 
