@@ -4,16 +4,17 @@
  * 130 interrupted.
  */
 import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runBuild } from './commands/build.js';
 import { gc, parseSize, verify } from './commands/cache.js';
 import { clean } from './commands/clean.js';
-import { renderGraph } from './commands/graph.js';
-import { computeStatus, formatStatus } from './commands/status.js';
+import { renderGraph, type GraphFormat } from './commands/graph.js';
+import { computeStatusReport, formatStatus, formatStatusVerbose } from './commands/status.js';
 import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './display.js';
 import { errorMessage } from './engine/build.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
-import { openPipeline } from './project.js';
+import { checkTargets, openPipeline } from './project.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
@@ -24,10 +25,11 @@ interface GlobalOpts {
   verbose?: boolean;
 }
 
-function positiveInt(v: string): number {
+/** `-j N`; `-j 0` means every CPU, as `settings.jobs: 0` does. */
+function jobsArg(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
-  return n;
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 = number of CPUs)');
+  return n === 0 ? os.availableParallelism() : n;
 }
 
 function nonNegative(v: string): number {
@@ -41,6 +43,24 @@ async function makeDisplay(g: GlobalOpts, explain = false): Promise<Display> {
   if (process.stderr.isTTY) await prepareTerminal();
   return terminalDisplay({ verbosity: g.quiet ? 'quiet' : g.verbose ? 'verbose' : 'normal', explain });
 }
+
+/**
+ * `asmgraph --json | head -1`: once the reader has closed the pipe, the run ends quietly (the
+ * build stops as on Ctrl-C, so the store stays consistent) instead of crashing on EPIPE.
+ */
+let pipeClosed = false;
+const stdoutClosed = new Promise<void>((resolve) => {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      pipeClosed = true;
+      resolve();
+      return;
+    }
+    throw err;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
+});
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -59,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const withSignal = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const ac = new AbortController();
+    stdoutClosed.then(() => ac.abort(), () => {});
     let count = 0;
     const onSig = () => {
       count++;
@@ -79,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('build', { isDefault: true })
     .description('bring targets up to date (default: the pipeline\'s default targets)')
     .argument('[targets...]', 'targets to build')
-    .addOption(new Option('-j, --jobs <n>', 'parallel CPU jobs (default: number of CPUs)').argParser(positiveInt))
+    .addOption(new Option('-j, --jobs <n>', 'parallel CPU jobs (default and 0: number of CPUs)').argParser(jobsArg))
     .option('-k, --keep-going', 'go on with everything that does not depend on a failure')
     .option('-n, --dry-run', 'show what would run and why; run nothing')
     .option('--explain', 'for every node that runs, say which input or parameter changed')
@@ -100,16 +121,17 @@ export async function main(argv: string[]): Promise<number> {
       const flags = { yes: !!o.yes, maxCost: o.maxCost };
       const summary = await withSignal((signal) => runBuild(p, { targets, ...o, flags, signal }, display.listener));
       display.close();
-      exitCode = summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
+      exitCode = pipeClosed ? EXIT.ok : summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
     });
 
   program
     .command('graph')
     .description('print the target graph')
     .argument('[targets...]', 'only these targets')
-    .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid']).default('dot'))
-    .action(async (targets: string[], o: { format: 'dot' | 'mermaid' }) => {
+    .addOption(new Option('--format <format>', 'output format: text (no Graphviz needed), dot or mermaid').choices(['text', 'dot', 'mermaid']).default('text'))
+    .action(async (targets: string[], o: { format: GraphFormat }) => {
       const p = await openPipeline(program.opts<GlobalOpts>().file);
+      checkTargets(p, targets);
       process.stdout.write(`${renderGraph(p, o.format, targets)}\n`);
     });
 
@@ -117,11 +139,38 @@ export async function main(argv: string[]): Promise<number> {
     .command('status')
     .description('fresh / stale / rejected counts per target (builds nothing)')
     .argument('[targets...]', 'targets (default: the default targets)')
-    .action(async (targets: string[]) => {
+    .option('-v, --verbose', 'also list every stale and rejected node with its reason')
+    .action(async (targets: string[], o: { verbose?: boolean }) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file);
-      const rows = await computeStatus(p, targets);
-      process.stdout.write(g.json ? `${JSON.stringify(rows)}\n` : `${formatStatus(rows)}\n`);
+      const verbose = !!(o.verbose || g.verbose);
+      const report = await computeStatusReport(p, targets);
+      if (g.json) process.stdout.write(`${JSON.stringify(verbose ? report : report.rows)}\n`);
+      else process.stdout.write(`${verbose ? formatStatusVerbose(report) : formatStatus(report.rows)}\n`);
+    });
+
+  program
+    .command('show')
+    .description('one node: its state, key record, commands, log and outputs (builds nothing)')
+    .argument('<node>', 'target/item, e.g. asm/fizzbuzz, or an aggregate target, e.g. dataset')
+    .action(async (node: string) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const { inspectNode, formatShow } = await import('./commands/show.js');
+      const r = await inspectNode(p, node);
+      process.stdout.write(g.json ? `${JSON.stringify(r)}\n` : `${formatShow(r)}\n`);
+    });
+
+  program
+    .command('why')
+    .description('what would make a node run: what changed, or what it depends on (builds nothing)')
+    .argument('<node>', 'target/item, e.g. asm/fizzbuzz, or an aggregate target')
+    .action(async (node: string) => {
+      const g = program.opts<GlobalOpts>();
+      const p = await openPipeline(g.file);
+      const { inspectNode, formatWhy } = await import('./commands/show.js');
+      const r = await inspectNode(p, node);
+      process.stdout.write(g.json ? `${JSON.stringify({ id: r.id, state: r.state, why: r.why, dependsOn: r.dependsOn })}\n` : `${formatWhy(r)}\n`);
     });
 
   program

@@ -17,10 +17,15 @@ export function findPipelineFile(explicit?: string): string {
     const f = path.join(dir, 'pipeline.yaml');
     if (existsSync(f)) return f;
     const up = path.dirname(dir);
-    if (up === dir) return path.resolve('pipeline.yaml');
+    if (up === dir) {
+      throw new UsageError(`no pipeline.yaml in ${process.cwd()} or any folder above it; run asmgraph inside a project, or name the file with -f path/to/pipeline.yaml`);
+    }
     dir = up;
   }
 }
+
+/** The CLI's commands, for "did you mean" when a target name looks like one. */
+export const COMMANDS = ['build', 'graph', 'status', 'show', 'why', 'clean', 'cache', 'schema'];
 
 /** Loads the pipeline; `remember` lets a real build cache the check of its text (see loadPipeline). */
 export async function openPipeline(file?: string, opts: { remember?: boolean } = {}): Promise<Pipeline> {
@@ -43,7 +48,9 @@ export function storeOf(p: Pipeline): Store {
 export function checkTargets(p: Pipeline, names: string[]): void {
   for (const n of names) {
     if (!p.targets.has(n)) {
-      throw new UsageError(`unknown target "${n}"${didYouMean(n, p.targets.keys())}; targets: ${[...p.targets.keys()].join(', ')}`);
+      const target = didYouMean(n, p.targets.keys());
+      const command = target ? '' : didYouMean(n, COMMANDS).replace(/^ \(did you mean "(.*)"\?\)$/, ' (did you mean the command "$1"?)');
+      throw new UsageError(`unknown target "${n}"${target || command}; targets: ${[...p.targets.keys()].join(', ')}`);
     }
   }
 }

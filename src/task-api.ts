@@ -33,6 +33,11 @@ export interface ItemView {
   files: Record<string, FileRef>;
   /** Small JSON facts about the item (verdicts, token counts, ...). */
   meta: JsonObject;
+  /**
+   * A source item's files as project paths (`{src: "sources/fizzbuzz.cpp"}`), for reports that
+   * name the user's files. Part of the key of an aggregate that takes the source collection.
+   */
+  paths?: Record<string, string>;
 }
 
 /** A file a task writes; `text` or `bytes`. */
@@ -168,6 +173,13 @@ interface TaskKindBase {
    * Only these enter the key and are handed to the task: editing a prompt sidecar does not recompile.
    */
   reads?: Record<string, string[] | '*'>;
+  /**
+   * Neutral file names the task's messages use, by the source file they stand for: compile says
+   * `prog.cpp:8:32: error: …` for the item's `src`. The engine shows such messages (events,
+   * `*.rejected.txt`) with the user's path (`sources/fizzbuzz.cpp:8:32`); the cached record and
+   * the outputs keep the neutral name, so identical programs still share one entry.
+   */
+  messagePaths?: Record<string, string>;
   /** JSON Schema (draft-07) of the target's kind-specific parameters (the `params:` map). */
   paramsSchema: JsonObject;
   /** Named environment variables that enter the key (never their values in logs). */

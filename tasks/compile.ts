@@ -15,7 +15,7 @@ import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from
 import { hashJson } from '../src/hash.js';
 import { allFilters, cleanAsm, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
-import { compileToAsm } from './lib/gxx.js';
+import { compileArgv, compileToAsm } from './lib/gxx.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
 import { loadToolchain, toolchainIdentity, type Toolchain } from './lib/toolchain.js';
 
@@ -126,6 +126,7 @@ export const compileKind: MapKind = {
     },
   },
   reads: { from: ['src'] },
+  messagePaths: { 'prog.cpp': 'src' },
   outputs: () => [{ name: 's', ext: '.s' }],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
@@ -147,6 +148,7 @@ export const compileKind: MapKind = {
     const flags = compileFlags(tc, p);
     const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
     warmTokenCounter(); // its tables load while g++ runs
+    ctx.log(`$ ${compileArgv(tc, flags, pchDir).join(' ')}`); // the command, for `asmgraph show`
     const r = await compileToAsm({ tc, source: src, flags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
     if (!r.ok) return { status: 'rejected', reason: 'compile-error', message: r.stderr.trim() };
     if (r.stderr.trim()) ctx.log(r.stderr.trim());

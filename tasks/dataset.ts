@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { ItemView, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
+import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
@@ -30,6 +31,7 @@ const EXAMPLE_LIMITS: Record<string, number> = {
 
 interface DatasetParams {
   system?: string;
+  toolchain?: string;
   template?: 'cpp-then-asm' | 'asm-only';
   validFraction?: number;
   include?: string[];
@@ -79,7 +81,8 @@ export const datasetKind: ReduceKind = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      system: { type: 'string', description: "System message (default: the seed's)." },
+      system: { type: 'string', description: "System message, a template: {compiler} (the toolchain's `--version` line), {triple}, {os} (default: the seed's wording with the real compiler and OS)." },
+      toolchain: { type: 'string', description: 'The toolchain whose compiler the system message names (default x86_64).' },
       template: { enum: ['cpp-then-asm', 'asm-only'], description: "Assistant answer: the seed's C++ then assembly (default), or assembly only." },
       validFraction: { type: 'number', minimum: 0, maximum: 0.9, description: 'Share of examples in valid.jsonl, chosen by content hash (default 0.1).' },
       include: { type: 'array', items: { type: 'string' }, description: 'Verdicts that reach the dataset (default [ok]).' },
@@ -94,9 +97,14 @@ export const datasetKind: ReduceKind = {
     { name: 'valid', file: 'valid.jsonl' },
     { name: 'report', file: 'dataset.report.json' },
   ],
+  // The compiler and OS the system message names enter the key: a new compiler, a new message.
+  async prepare(ctx) {
+    const template = (ctx.params as DatasetParams).system ?? SYSTEM_TEMPLATE;
+    return usesPlaceholders(template) ? systemIdentity(ctx.projectRoot, String((ctx.params as DatasetParams).toolchain ?? 'x86_64')) : {};
+  },
   async run(input: ReduceInput, ctx: RunContext): Promise<TaskResult> {
     const p = ctx.params as DatasetParams;
-    const system = p.system ?? SEED_SYSTEM;
+    const system = fillSystemTemplate(p.system ?? SYSTEM_TEMPLATE, ctx.identity);
     const template = p.template ?? 'cpp-then-asm';
     const validFraction = p.validFraction ?? 0.1;
     const include = new Set(p.include ?? ['ok']);
@@ -115,7 +123,12 @@ export const datasetKind: ReduceKind = {
     const prompts = byBase(input.inputs.prompt);
     const verdicts: Record<string, number> = {};
     const excluded: Record<string, string[]> = {};
-    const exclude = (reason: string, key: string) => (excluded[reason] ??= []).push(key);
+    const programs = new Map<string, JsonObject>();
+    const exclude = (reason: string, key: string) => {
+      (excluded[reason] ??= []).push(key);
+      const entry = programs.get(key);
+      if (entry) entry.excludedFor = reason;
+    };
     const seen = new Map<string, string>();
     const examples: Example[] = [];
     let rawAsmTokens = 0;
@@ -125,6 +138,7 @@ export const datasetKind: ReduceKind = {
     for (const item of input.inputs.from ?? []) {
       const verdict = item.status === 'ok' ? String(item.meta.verdict ?? 'ok') : (item.reason ?? 'rejected');
       verdicts[verdict] = (verdicts[verdict] ?? 0) + 1;
+      programs.set(item.key, programEntry(item, sources.get(item.base), verdict));
       if (item.status !== 'ok' || !include.has(verdict)) {
         exclude(`verdict:${verdict}`, item.key);
         continue;
@@ -164,6 +178,7 @@ export const datasetKind: ReduceKind = {
       // Chat overhead as OpenAI counts it: 3 tokens per message and 3 to prime the reply.
       const assistantTokens = encode(answer).length;
       const tokens = 3 + messages.reduce((n, m) => n + 3 + (m.content === answer ? assistantTokens : encode(m.content).length), 0);
+      programs.get(item.key)!.tokens = tokens;
       if (tokens > limit) {
         exclude('too-long', item.key);
         ctx.log(`${item.key}: ${tokens} tokens > ${limit} per-example limit of ${model}`);
@@ -201,6 +216,11 @@ export const datasetKind: ReduceKind = {
       cleaning: { fellBackToRaw: cleanFallbacks },
       cost: { epochs, usdPerMillion: cost.usdPerMillion, billedTokens: cost.billedTokens, usd: cost.usd },
       checks: { roles: 'system, user, assistant in every example', problems },
+      // Every program, included or not: where it is, its verdict, why it is out, and its message.
+      programs: [...programs.values()].map((x) => {
+        const e = examples.find((ex) => ex.key === x.key);
+        return { ...x, included: !!e, split: e?.split ?? null };
+      }),
       perExample: examples.map((e) => ({
         key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variant ?? null,
         assemblyTokens: e.asmTokens ?? null, assemblyTokensRaw: e.asmTokensRaw ?? null,
@@ -226,3 +246,10 @@ export const datasetKind: ReduceKind = {
     };
   },
 };
+
+/** A program's line in the report, before it is known whether it is included. */
+function programEntry(item: ItemView, source: ItemView | undefined, verdict: string): JsonObject {
+  const path = source?.paths?.src ?? null;
+  const message = item.message ? (path ? item.message.replace(/(?<![\w./-])prog\.cpp(?![\w-])/g, path) : item.message) : null;
+  return { key: item.key, source: path, verdict, reason: item.reason ?? null, message, excludedFor: null, tokens: null };
+}

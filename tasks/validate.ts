@@ -79,6 +79,7 @@ export const validateKind: MapKind = {
     },
   },
   reads: { from: ['s'], raw: ['s'], source: ['src'] },
+  messagePaths: { 'prog.cpp': 'src' },
   outputs: () => [
     { name: 's', ext: '.s' },
     { name: 'expected', ext: '.expected.txt' },

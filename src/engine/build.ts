@@ -16,7 +16,8 @@ import type {
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
-import { diffKeyRecords, envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
+import { explainChange, type InputOrigin } from './explain.js';
+import { envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Pools, Scheduler } from './scheduler.js';
@@ -90,6 +91,8 @@ export class Build {
   private interrupted = false;
   /** Dry run: where each unstored source blob can be read from. */
   private readonly sourcePaths = new Map<string, string>();
+  /** Project path of each source item's file, by `target\0item\0file` (for --explain). */
+  private readonly sourceRel = new Map<string, string>();
   /** lstat results of the source scan, reused when the files are hashed. */
   private readonly lstats = new Map<string, Stats>();
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
@@ -113,7 +116,7 @@ export class Build {
     this.pools = new Pools(this.concurrency);
     this.flags = opts.flags ?? { yes: false };
     this.summary = {
-      ok: true, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
+      ok: true, dryRun: !!opts.dryRun, interrupted: false, total: 0, executed: 0, cached: 0, upToDate: 0, wouldRun: 0,
       rejected: {}, propagated: 0, failed: [], skipped: 0, hashedFiles: 0, wallMs: 0,
     };
   }
@@ -161,15 +164,23 @@ export class Build {
       if (f.error instanceof CorruptEntryError && this.retryNeeded) continue;
       this.summary.failed.push({ id: f.id, message: errorMessage(f.error) });
     }
-    this.summary.skipped = res.skipped.length;
+    // Only nodes counted in the total (items, aggregates), not the engine's own bookkeeping nodes.
+    this.summary.skipped = res.skipped.filter((id) => this.isCountedNode(id)).length;
     this.summary.hashedFiles = this.store.hasher.hashed;
     this.summary.interrupted = this.interrupted;
     this.summary.ok = this.summary.failed.length === 0 && !this.interrupted && !this.retryNeeded;
     if (!this.opts.dryRun) await this.store.save();
-    else await this.store.hasher.save(); // only a cache of file hashes: a dry run may keep it
+    else await this.store.hasher.save(); // a dry run keeps only hashes whose blobs are stored (storeSourceFile)
     this.summary.wallMs = Date.now() - this.started;
     if (!this.retryNeeded || this.interrupted) this.emit({ type: 'build-done', summary: this.summary });
     return this.summary;
+  }
+
+  /** A node that `summary.total` counts: an item of a map target, or an aggregate. */
+  private isCountedNode(id: string): boolean {
+    const slash = id.indexOf('/');
+    if (slash > 0) return this.runs.get(id.slice(0, slash))?.def.mode === 'map';
+    return this.runs.get(id)?.def.mode === 'reduce';
   }
 
   // ---------------------------------------------------------------- sources
@@ -195,16 +206,19 @@ export class Build {
         for (const it of scan.items) {
           const files: Record<string, FileRef> = {};
           try {
-            for (const [name, rel] of Object.entries(it.paths)) files[name] = this.knownSourceFile(rel) ?? (await this.storeSourceFile(rel));
+            for (const [name, rel] of Object.entries(it.paths)) {
+              files[name] = this.knownSourceFile(rel) ?? (await this.storeSourceFile(rel));
+              this.sourceRel.set(`${def.name}\0${it.base}\0${name}`, rel);
+            }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
             this.emit({ type: 'warning', message: `${def.name}: ${it.base} vanished while it was being read; skipped` });
             continue;
           }
           t.views.set(it.base, {
-            key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {},
+            key: it.base, base: it.base, vars: {}, status: it.status, reason: it.reason, message: it.message, files, meta: {}, paths: it.paths,
           });
-          if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected');
+          if (it.status === 'rejected') this.countRejected(it.reason ?? 'rejected', `${def.name}\0${it.base}`);
         }
         t.digest = viewsDigest(t.views.values());
         this.setItems(t, [...t.views.values()].map((v) => ({ key: v.key, base: v.base, vars: {} })));
@@ -229,9 +243,12 @@ export class Build {
     const abs = path.join(this.root, rel);
     const h = await this.store.hasher.hash(rel, abs, this.lstats.get(rel));
     const ref = { hash: h.hash, size: h.size };
-    // Stored even in a dry run (it runs nothing), so plans can read the sources.
     // A dry run writes nothing, not even to the store; plans read such sources from the work tree.
+    // The stat fast path's entry promises that the file's blob is stored (a later build then skips
+    // storing it), so a file hashed here whose blob is not in the store is not remembered: else the
+    // next build would find its blob "missing" and report an undamaged cache as corrupt.
     if (this.opts.dryRun) {
+      if (h.bytes && !this.store.blobs.hasSync(ref)) this.store.hasher.forget(rel);
       this.sourcePaths.set(ref.hash, abs);
       return ref;
     }
@@ -370,11 +387,11 @@ export class Build {
       this.scheduler.addDone(ref.id);
       if (propagated.has(view.key)) {
         this.summary.propagated++;
-        this.done(ref, 'propagated', 'rejected', { reason: view.reason });
+        this.done(ref, 'propagated', 'rejected', { reason: view.reason, message: view.message });
         continue;
       }
       this.report(def, view.meta);
-      this.done(ref, 'up-to-date', view.status, { reason: view.reason, meta: view.meta, durationMs });
+      this.done(ref, 'up-to-date', view.status, { reason: view.reason, message: view.message, meta: view.meta, durationMs });
     }
     t.digest = st.digest.views;
     this.scheduler.addDone(def.name);
@@ -408,7 +425,8 @@ export class Build {
     const [name, v] = rejected as [string, ItemView];
     return {
       key: item.key, base: item.base, vars: item.vars, status: 'rejected', reason: v.reason,
-      message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}`, files: {}, meta: {},
+      // The first rejection's own message travels with it, so a report further down can show it.
+      message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}${v.message && !v.message.startsWith('input ') ? `\n${v.message}` : v.message ? `\n${v.message.split('\n').slice(1).join('\n')}` : ''}`.trimEnd(), files: {}, meta: {},
     };
   }
 
@@ -480,7 +498,7 @@ export class Build {
       t.views.set(item.key, view);
       await this.record(t, item.key, undefined, view, {});
       this.summary.propagated++;
-      this.done(ref, 'propagated', 'rejected', { reason: view.reason });
+      this.done(ref, 'propagated', 'rejected', { reason: view.reason, message: view.message });
       return;
     }
     const params = this.effectiveParams(def, item.vars);
@@ -488,11 +506,13 @@ export class Build {
     for (const [name, v] of Object.entries(inputs)) fingerprints[name] = itemFingerprint(v, kind.reads?.[name] ?? '*', false);
     const shown: Record<string, ItemView> = {};
     for (const [name, v] of Object.entries(inputs)) shown[name] = filterFiles(v, kind.reads?.[name] ?? '*');
+    const origins: Record<string, InputOrigin> = { from: this.originOf(def.from[0], upstream.key) };
+    for (const [name, j] of Object.entries(joined)) if (j) origins[name] = this.originOf(def.with[name], j.key);
     const producers: Producer[] = [];
     if (fromView) producers.push({ target: def.from[0], view: fromView });
     for (const [name, v] of Object.entries(inputs)) if (name !== 'from') producers.push({ target: def.with[name], view: v });
     await this.runNode(t, item.key, ref, params, fingerprints, fileStemOf(item.base, item.vars), (ctx) => kind.run({ item, inputs: shown }, ctx), item,
-      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined, producers);
+      kind.plan ? (ctx) => kind.plan!({ item, inputs: shown }, ctx) : undefined, producers, origins);
   }
 
   private async runReduce(t: TargetRun): Promise<void> {
@@ -523,8 +543,10 @@ export class Build {
     }
     const producers: Producer[] = [];
     for (const [name, target] of names) for (const v of inputs[name]) producers.push({ target, view: v });
+    const origins: Record<string, InputOrigin> = {};
+    for (const [name, target] of names) origins[name] = { ...this.originOf(target, undefined) };
     await this.runNode(t, def.name, ref, def.params, fingerprints, def.name, (ctx) => kind.run({ inputs }, ctx), undefined,
-      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined, producers);
+      kind.plan ? (ctx) => kind.plan!({ inputs }, ctx) : undefined, producers, origins);
     // An aggregate that generated no collection is one item for whatever consumes it.
     if (!t.items && !t.pending.has(def.name)) this.setItems(t, [{ key: def.name, base: def.name, vars: {} }]);
   }
@@ -536,6 +558,7 @@ export class Build {
     exec: (ctx: RunContext) => Promise<TaskResult>, item: ItemDesc | undefined,
     plan?: (ctx: PlanContext) => Promise<string[]>,
     producers: Producer[] = [],
+    origins: Record<string, InputOrigin> = {},
   ): Promise<void> {
     const def = t.def;
     const kind = def.kind as MapKind | ReduceKind;
@@ -553,11 +576,11 @@ export class Build {
         t.views.set(nodeKey, view);
         if (prev.items) this.setGenerated(t, prev.items);
         this.report(def, prev.meta);
-        this.done(ref, 'up-to-date', prev.status, { reason: prev.reason, meta: prev.meta, durationMs: Date.now() - t0 });
+        this.done(ref, 'up-to-date', prev.status, { reason: prev.reason, message: prev.message, meta: prev.meta, durationMs: Date.now() - t0 });
         return;
       }
     }
-    const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key) : undefined;
+    const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key, origins) : undefined;
 
     if (!this.opts.force) {
       const rec = this.store.actions.hasSync(key) ? await this.store.actions.get(key) : undefined;
@@ -566,8 +589,8 @@ export class Build {
           if (!this.opts.dryRun) await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
           else t.views.set(nodeKey, viewOfRecord(item, nodeKey, rec));
           if (rec.items) this.setGenerated(t, rec.items);
-          this.report(def, rec.meta);
-          this.done(ref, 'cached', rec.status, { reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0 });
+          this.report(def, rec.meta, !!this.opts.dryRun);
+          this.done(ref, this.opts.dryRun ? 'would-restore' : 'cached', rec.status, { reason: rec.reason, message: rec.message, meta: rec.meta, why, durationMs: Date.now() - t0 });
           return;
         } catch (err) {
           if (!(err instanceof CorruptEntryError)) throw err;
@@ -803,7 +826,8 @@ export class Build {
     }
     if (rec.status === 'rejected') {
       const rel = path.posix.join(def.outDir, def.mode === 'map' ? `${stem}.rejected.txt` : `${def.name}.rejected.txt`);
-      writes.push([rel, `${rec.reason}\n${rec.message ?? ''}\n`]);
+      const message = item && rec.message ? this.userMessage(def.name, item.base, rec.message) : rec.message;
+      writes.push([rel, `${rec.reason}\n${message ?? ''}\n`]);
     }
     for (const [rel, data] of writes) {
       if (!isInside(this.root, path.resolve(this.root, rel))) throw new InfraError(`refusing to write outside the project: ${rel}`);
@@ -857,17 +881,26 @@ export class Build {
     this.setItems(t, items.map((gi) => ({ key: gi.base, base: gi.base, vars: {} })));
   }
 
-  private report(def: TargetDef, meta: JsonObject): void {
+  private report(def: TargetDef, meta: JsonObject, would = false): void {
     const lines = meta.summary;
-    if (Array.isArray(lines) && lines.length) this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
+    if (!Array.isArray(lines) || !lines.length) return;
+    if (would) this.emit({ type: 'report', target: def.name, lines: lines.map((l) => `would restore ${String(l)}`), would: true });
+    else this.emit({ type: 'report', target: def.name, lines: lines.map(String) });
   }
 
-  private async explain(prev: NodeState | undefined, record: JsonObject, key: string): Promise<string[]> {
+  private async explain(prev: NodeState | undefined, record: JsonObject, key: string, origins: Record<string, InputOrigin>): Promise<string[]> {
     if (!prev) return ['no previous build of this node'];
     if (prev.key === key) return ['outputs in the work tree are missing or modified'];
-    const old = await this.store.actions.get(prev.key);
+    const old = await this.store.actions.get(prev.key).catch(() => undefined);
     if (!old) return ['the previous key record is no longer in the cache'];
-    return diffKeyRecords(old.keyRecord, record);
+    return explainChange(old.keyRecord, record, {
+      inputs: origins,
+      sourcePath: (target, item, file) => this.sourceRel.get(`${target}\0${item}\0${file}`),
+    });
+  }
+
+  private originOf(target: string, item: string | undefined): InputOrigin {
+    return { target, item, source: this.runs.get(target)?.def.mode === 'source' };
   }
 
   private effectiveParams(def: TargetDef, vars: Record<string, string>): JsonObject {
@@ -918,8 +951,49 @@ export class Build {
 
   private readonly resolvedIdentities = new Map<string, JsonObject>();
 
-  private countRejected(reason: string): void {
+  private readonly rejectedItems = new Set<string>();
+
+  /** The project path of a source item's file, once the build has scanned it (`asmgraph show`). */
+  sourcePathOf(target: string, base: string, file: string): string | undefined {
+    const t = this.rootSource(target);
+    return t && this.sourceRel.get(`${t.def.name}\0${base}\0${file}`);
+  }
+
+  /** The source target a per-item target's items come from (following `from`), if any. */
+  private rootSource(target: string): TargetRun | undefined {
+    let t = this.runs.get(target);
+    for (let hops = 0; t && t.def.mode === 'map' && hops < 100; hops++) t = this.runs.get(t.def.from[0]!);
+    return t?.def.mode === 'source' ? t : undefined;
+  }
+
+  /**
+   * Counted once per program (source collection and item base) and reason: a program rejected by
+   * both asm and cleaned is one rejection.
+   */
+  private countRejected(reason: string, program: string): void {
+    const k = `${reason}\0${program}`;
+    if (this.rejectedItems.has(k)) return;
+    this.rejectedItems.add(k);
     this.summary.rejected[reason] = (this.summary.rejected[reason] ?? 0) + 1;
+  }
+
+  /**
+   * A task's message with its neutral file names (`prog.cpp`, see `messagePaths`) replaced by the
+   * project path of the item's source file, found by following the target's primary input.
+   */
+  private userMessage(target: string, base: string, message: string): string {
+    const names = this.runs.get(target)?.def.kind.messagePaths;
+    if (!names) return message;
+    const t = this.rootSource(target);
+    if (!t) return message;
+    let out = message;
+    for (const [neutral, file] of Object.entries(names)) {
+      const rel = this.sourceRel.get(`${t.def.name}\0${base}\0${file}`);
+      if (!rel) continue;
+      const re = new RegExp(`(?<![\\w./-])${neutral.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g');
+      out = out.replace(re, rel);
+    }
+    return out;
   }
 
   private done(
@@ -928,15 +1002,15 @@ export class Build {
   ): void {
     switch (outcome) {
       case 'executed': this.summary.executed++; break;
-      case 'cached': this.summary.cached++; break;
+      case 'cached': case 'would-restore': this.summary.cached++; break;
       case 'up-to-date': this.summary.upToDate++; break;
       case 'would-run': this.summary.wouldRun++; break;
       default: break;
     }
-    if (status === 'rejected' && outcome !== 'propagated') this.countRejected(extra.reason ?? 'rejected');
+    if (status === 'rejected' && outcome !== 'propagated') this.countRejected(extra.reason ?? 'rejected', ref.item === undefined ? ref.id : `${this.rootSource(ref.target)?.def.name ?? ref.target}\0${baseOfKey(ref.item)}`);
     const e: EngineEvent = { type: 'node-done', ...ref, outcome, status, durationMs: extra.durationMs ?? 0 };
     if (extra.reason) e.reason = extra.reason;
-    if (extra.message) e.message = extra.message;
+    if (extra.message) e.message = ref.item === undefined ? extra.message : this.userMessage(ref.target, baseOfKey(ref.item), extra.message);
     if (extra.why) e.why = extra.why;
     if (extra.meta && Object.keys(extra.meta).length) e.meta = displayMeta(extra.meta);
     this.emit(e);
@@ -944,6 +1018,12 @@ export class Build {
 }
 
 const EMPTY: JsonObject = {};
+
+/** `fizzbuzz[opt=O2]` → `fizzbuzz` (see itemKeyOf). */
+function baseOfKey(key: string): string {
+  const i = key.indexOf('[');
+  return i < 0 ? key : key.slice(0, i);
+}
 
 interface Producer {
   target: string;
@@ -993,7 +1073,7 @@ function displayMeta(meta: JsonObject): Record<string, unknown> {
 }
 
 export function errorMessage(err: unknown): string {
-  if (err instanceof InfraError) return err.hint ? `${err.message}\n  ${err.hint}` : err.message;
+  if (err instanceof InfraError) return err.hint && !err.message.includes(err.hint) ? `${err.message}\n  ${err.hint}` : err.message;
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -10,7 +10,8 @@ export type Outcome =
   | 'up-to-date' // outputs already in place, nothing to do
   | 'propagated' // an input was rejected, so this item is rejected without running
   | 'failed' // infrastructure failure
-  | 'would-run'; // --dry-run: the task would run
+  | 'would-run' // --dry-run: the task would run
+  | 'would-restore'; // --dry-run: the result is in the cache and would be restored
 
 export interface NodeRef {
   /** `target` or `target/item`. */
@@ -45,11 +46,19 @@ export type EngineEvent =
   | { type: 'removed'; target: string; paths: string[] }
   | { type: 'warning'; message: string }
   | { type: 'progress'; id: string; line: string }
-  | { type: 'report'; target: string; lines: string[] }
+  | {
+      type: 'report';
+      target: string;
+      lines: string[];
+      /** A dry run: the report of a result that would be restored (not the outputs in place). */
+      would?: true;
+    }
   | { type: 'build-done'; summary: BuildSummary };
 
 export interface BuildSummary {
   ok: boolean;
+  /** A dry run: `cached` counts what would be restored, `wouldRun` what would run. */
+  dryRun?: boolean;
   interrupted: boolean;
   total: number;
   executed: number;

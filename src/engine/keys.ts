@@ -59,6 +59,11 @@ export function itemFingerprint(v: ItemView, reads: string[] | '*', withKey: boo
   const fp: JsonObject = { status: v.status, files, meta: hashJson(v.meta) };
   if (v.reason) fp.reason = v.reason;
   if (withKey) fp.key = v.key;
+  if (withKey && v.paths) {
+    const paths: JsonObject = {};
+    for (const [name, rel] of Object.entries(v.paths)) if (reads === '*' || reads.includes(name)) paths[name] = rel;
+    fp.paths = paths;
+  }
   return fp;
 }
 

@@ -16,6 +16,7 @@ import type { Pipeline, Settings, TargetDef } from './model.js';
 import { directDeps } from './model.js';
 import { baseSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { fileRefChecker } from './file-refs.js';
 
 // yaml and ajv (both CommonJS) cost ~60 ms of start-up together; a pipeline text checked before
 // needs neither (see `loadPipeline`), so they are loaded on first use.
@@ -159,6 +160,7 @@ export function parsePipeline(
   };
   checkOutPath(settings.buildDir, ['settings', 'buildDir'], root, at);
 
+  const checkFileRefs = fileRefChecker(root);
   const compiled = new Map<string, AjvModule.ValidateFunction>();
   const targets = new Map<string, TargetDef>();
   /** Targets with their own errors: references to them are not reported again. */
@@ -179,6 +181,7 @@ export function parsePipeline(
       for (const d of schemaDiagnostics(validateParams.errors ?? [], ['targets', name, 'params'])) at(d.path, d.message, { key: d.key });
       continue;
     }
+    for (const problem of checkFileRefs(name, kind.paramsSchema, params, t.matrix)) at(problem.path, problem.message);
     let from = t.from === undefined ? [] : Array.isArray(t.from) ? t.from : [t.from];
     from = from.map((f, i) => {
       if (!GLOB_CHARS.test(f) && !f.includes('/')) return f;

@@ -3,6 +3,9 @@
  * ctime and inode match the recorded ones is not read again. Racy entries (the file changed
  * within RACY_MS of when we hashed it, so a later edit could keep the same timestamps) are
  * always re-hashed on the next run.
+ *
+ * The engine relies on one promise: an entry kept here names a blob that is in the store (a build
+ * stores what it hashes). Whoever hashes without storing (a dry run) must `forget` the file.
  */
 import { promises as fsp, statSync, type Stats } from 'node:fs';
 import { sha256 } from '../hash.js';
