@@ -340,11 +340,13 @@ async function whyNondeterministic(
   a: RunVerdict, b: RunVerdict, run: (exe: string, clock?: Clock) => Promise<RunVerdict>, exe: string,
 ): Promise<string> {
   const same = (x: RunVerdict) => x.verdict === 'ok' && x.stdout.equals(a.stdout) && x.exitCode === a.exitCode;
+  // A run that did not finish (a program close to the time limit) says so rather than "got <end of output>".
+  const how = (x: RunVerdict) => (x.verdict === 'ok' ? describeDiff(a, x) : `that run: ${x.verdict}: ${x.message}`);
   const again = await run(exe, CLOCK_A);
-  if (!same(again)) return `output changes between two identical runs (threads, addresses or another source the sandbox does not fix): ${describeDiff(a, again)}`;
+  if (!same(again)) return `output changes between two identical runs (threads, addresses or another source the sandbox does not fix): ${how(again)}`;
   const clocked = await run(exe, CLOCK_B);
   if (!same(clocked)) {
-    return `output depends on the time (check: clock start, rate and CPU-clock rate varied; time, gettimeofday, clock_gettime, clock(), std::chrono): ${describeDiff(a, clocked)}`;
+    return `output depends on the time (check: clock start, rate and CPU-clock rate varied; time, gettimeofday, clock_gettime, clock(), std::chrono): ${how(clocked)}`;
   }
   const detail = b.verdict === 'ok' ? describeDiff(a, b) : `${b.verdict}: ${b.message}`;
   return `output depends on uninitialised memory (check: locals filled with a pattern, -ftrivial-auto-var-init=pattern): ${detail}`;
