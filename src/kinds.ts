@@ -17,6 +17,7 @@ const lazy: Record<string, () => Promise<TaskKind>> = {
   dataset: async () => (await import('../tasks/dataset.js')).datasetKind,
   generate: async () => (await import('../tasks/generate.js')).generateKind,
   describe: async () => (await import('../tasks/describe.js')).describeKind,
+  inputs: async () => (await import('../tasks/inputs.js')).inputsKind,
   finetune: async () => (await import('../tasks/finetune.js')).finetuneKind,
   eval: async () => (await import('../tasks/eval.js')).evalKind,
 };

@@ -6,7 +6,7 @@
  * silently truncate them — how the seed lost examples). Writes a report of it all.
  */
 import { createHash } from 'node:crypto';
-import type { ItemView, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
+import type { ItemView, Json, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 
@@ -49,6 +49,9 @@ interface Example {
   variant?: string;
   asmTokens?: number;
   asmTokensRaw?: number;
+  /** The program's test cases as validate ran them (`{name, stdin, expected?}`), for eval. */
+  cases?: Json;
+  casesFrom?: string;
 }
 
 export function normaliseCpp(src: string): string {
@@ -73,7 +76,7 @@ function median(xs: number[]): number {
 
 export const datasetKind: ReduceKind = {
   name: 'dataset',
-  version: '2',
+  version: '3',
   mode: 'reduce',
   pool: 'cpu',
   description: 'train.jsonl / valid.jsonl in chat fine-tuning format, with a report.',
@@ -91,7 +94,7 @@ export const datasetKind: ReduceKind = {
       epochs: { type: 'integer', minimum: 1, maximum: 50, description: 'Epochs for the cost estimate (default 3).' },
     },
   },
-  reads: { from: ['s'], source: ['src', 'prompt'], prompt: ['prompt'] },
+  reads: { from: ['s', 'cases'], source: ['src', 'prompt'], prompt: ['prompt'] },
   outputs: () => [
     { name: 'train', file: 'train.jsonl' },
     { name: 'valid', file: 'valid.jsonl' },
@@ -187,7 +190,9 @@ export const datasetKind: ReduceKind = {
       if (typeof item.meta.tokensRaw === 'number') rawAsmTokens += item.meta.tokensRaw;
       if (typeof item.meta.tokens === 'number') finalAsmTokens += item.meta.tokens;
       if (typeof item.meta.cleanRejected === 'string') cleanFallbacks[item.meta.cleanRejected] = (cleanFallbacks[item.meta.cleanRejected] ?? 0) + 1;
+      const cases = item.files.cases ? (JSON.parse((await ctx.read(item.files.cases)).toString('utf8')) as { from?: string; cases?: Json }) : undefined;
       examples.push({
+        ...(cases ? { cases: cases.cases ?? [], casesFrom: cases.from ?? 'none' } : {}),
         key: item.key, split: splitOf(norm, validFraction), tokens, assistantTokens,
         line: JSON.stringify({ messages }), variant: typeof item.meta.variant === 'string' ? item.meta.variant : undefined,
         asmTokens: typeof item.meta.tokens === 'number' ? item.meta.tokens : undefined,
@@ -214,6 +219,11 @@ export const datasetKind: ReduceKind = {
         assembly: { raw: rawAsmTokens, final: finalAsmTokens, saved: rawAsmTokens ? Math.round((1 - finalAsmTokens / rawAsmTokens) * 1000) / 10 : 0 },
       },
       cleaning: { fellBackToRaw: cleanFallbacks },
+      inputs: {
+        examplesWithCases: examples.filter((e) => e.casesFrom && e.casesFrom !== 'none').length,
+        cases: examples.reduce((n, e) => n + (e.casesFrom && e.casesFrom !== 'none' && Array.isArray(e.cases) ? e.cases.length : 0), 0),
+        from: examples.reduce<Record<string, number>>((m, e) => (e.casesFrom ? { ...m, [e.casesFrom]: (m[e.casesFrom] ?? 0) + 1 } : m), {}),
+      },
       cost: { epochs, usdPerMillion: cost.usdPerMillion, billedTokens: cost.billedTokens, usd: cost.usd },
       checks: { roles: 'system, user, assistant in every example', problems },
       // Every program, included or not: where it is, its verdict, why it is out, and its message.
@@ -224,6 +234,7 @@ export const datasetKind: ReduceKind = {
       perExample: examples.map((e) => ({
         key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variant ?? null,
         assemblyTokens: e.asmTokens ?? null, assemblyTokensRaw: e.asmTokensRaw ?? null,
+        ...(e.cases ? { cases: e.cases, casesFrom: e.casesFrom ?? 'none' } : {}),
       })),
     };
     const verdictText = Object.entries(verdicts).sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} ${n}`).join(', ');

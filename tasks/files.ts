@@ -3,6 +3,12 @@
  * key is its path below the glob's fixed folder, without extension (`sources/sort/bubble.cpp`
  * → `sort/bubble`). Sidecars are files next to it that belong to the item, such as the
  * human-written prompt `bubble.prompt.txt`.
+ *
+ * Test cases (`cases`, on by default) are files too: `{stem}.stdin.txt` is one case (the file
+ * `stdin` of the item), and every file of a folder `{stem}.inputs/` is one case, in name order,
+ * named after the file (the item's files `cases/<file name>`). A program with a folder ignores its
+ * `.stdin.txt` (with a warning). Cases enter the keys of the kinds that read them (validate, eval),
+ * watch mode watches them and `--explain` names them (`inputs.source.files.cases/b.txt: …`).
  */
 import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -35,11 +41,28 @@ export const filesKind: SourceKind = {
         additionalProperties: { type: 'string' },
       },
       maxBytes: { type: 'integer', minimum: 1, description: 'Larger files are rejected (default 1 MiB).' },
+      cases: {
+        description:
+          'Test cases beside each file (default true: {stem}.stdin.txt, one case, or the files of {stem}.inputs/, one case each). ' +
+          'false: none; or {file, dir} patterns with {stem}.',
+        oneOf: [
+          { type: 'boolean' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: { file: { type: 'string', minLength: 1 }, dir: { type: 'string', minLength: 1 } },
+          },
+        ],
+      },
     },
   },
   outputs: () => [],
   async scan(ctx) {
-    const p = ctx.params as { glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number };
+    const p = ctx.params as {
+      glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number;
+      cases?: boolean | { file?: string; dir?: string };
+    };
+    const cases = casePatterns(p.cases);
     const globs = Array.isArray(p.glob) ? p.glob : [p.glob];
     const mainName = p.as ?? 'src';
     const maxBytes = p.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -110,10 +133,60 @@ export const filesKind: SourceKind = {
           const sst = statSync(path.join(ctx.projectRoot, side), { throwIfNoEntry: false });
           if (sst?.isFile() && sst.size <= maxBytes) paths[name] = side;
         }
+        await addCases(ctx.projectRoot, stem, cases, maxBytes, paths, warnings);
         items.set(base, { base, status: 'ok', paths });
       }
     }
-    const watch = [...globs, ...Object.values(p.sidecars ?? {}).map((s) => s.replace('{stem}', '**/*'))];
+    const watch = [
+      ...globs,
+      ...Object.values(p.sidecars ?? {}).map((s) => s.replace('{stem}', '**/*')),
+      ...(cases.file ? [cases.file.replace('{stem}', '**/*')] : []),
+      ...(cases.dir ? [`${cases.dir.replace('{stem}', '**/*')}/*`] : []),
+    ];
     return { items: [...items.values()], watch, warnings };
   },
 };
+
+/** Where a program's test cases are: a single-case file and a folder of cases (patterns with {stem}). */
+export const DEFAULT_CASES = { file: '{stem}.stdin.txt', dir: '{stem}.inputs' } as const;
+
+function casePatterns(c: boolean | { file?: string; dir?: string } | undefined): { file?: string; dir?: string } {
+  if (c === false) return {};
+  if (c === undefined || c === true) return { ...DEFAULT_CASES };
+  return c;
+}
+
+/**
+ * Adds the item's test cases to `paths`: `cases/<name>` for each regular file of the folder (name
+ * order; hidden files and sub-folders are skipped), else `stdin` for the single-case file.
+ */
+async function addCases(
+  root: string, stem: string, c: { file?: string; dir?: string }, maxBytes: number, paths: Record<string, string>, warnings: string[],
+): Promise<void> {
+  const single = c.file ? c.file.replace('{stem}', stem) : undefined;
+  const singleSt = single ? statSync(path.join(root, single), { throwIfNoEntry: false }) : undefined;
+  const dir = c.dir ? c.dir.replace('{stem}', stem) : undefined;
+  const dirSt = dir ? statSync(path.join(root, dir), { throwIfNoEntry: false }) : undefined;
+  if (dir && dirSt?.isDirectory()) {
+    const names = (await fsp.readdir(path.join(root, dir))).filter((n) => !n.startsWith('.')).sort();
+    let n = 0;
+    for (const name of names) {
+      const rel = `${dir}/${name}`;
+      const st = statSync(path.join(root, rel), { throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      if (st.size > maxBytes) {
+        warnings.push(`${rel} is ${st.size} bytes, over maxBytes (${maxBytes}); not used as a test case`);
+        continue;
+      }
+      paths[`cases/${name}`] = rel;
+      n++;
+    }
+    if (n === 0) warnings.push(`${dir}/ holds no test case file`);
+    if (singleSt?.isFile()) warnings.push(`${single} is ignored: ${dir}/ holds the test cases of this program`);
+    return;
+  }
+  if (single && singleSt?.isFile()) {
+    if (singleSt.size > maxBytes) warnings.push(`${single} is ${singleSt.size} bytes, over maxBytes (${maxBytes}); not used as a test case`);
+    else paths.stdin = single;
+  }
+}

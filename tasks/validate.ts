@@ -1,12 +1,17 @@
 /**
  * `validate`: does the assembly assemble, link and run like the C++?
  *
- * The reference is the C++ built by the same toolchain and flags, run in the sandbox with the
- * declared stdin. With the nondeterminism check (the default) it runs at one clock (faketime) and
- * a second build with -ftrivial-auto-var-init=pattern runs at another, so a program whose output
- * depends on uninitialised memory or the time is `nondeterministic`. The reference is a cached
- * artifact per (toolchain, flags, program, stdin, limits): re-validating a changed .s does not
- * rebuild it. When an input is the compiler's own `-S` output for these flags (compile's
+ * The reference is the C++ built by the same toolchain and flags, run in the sandbox on every test
+ * case of the program (see `casesOf`: the human ones beside it, else the model-written ones of a
+ * `with.inputs` target, else `params.stdin`, else empty input). With the nondeterminism check (the
+ * default) it runs on a stepped fake clock (every clock read advances it by a fixed step, CPU clocks
+ * included) and a second build with -ftrivial-auto-var-init=pattern runs at another start and
+ * step, so a program whose output depends on uninitialised memory or on the time is
+ * `nondeterministic`; further runs then say which of the two it was. A program that reads stdin
+ * and hits end of input with no test case, or runs out of its case's input and then fails, is
+ * `needs-input`, with what it printed before it waited. The reference is a cached artifact per
+ * (toolchain, flags, program, case input, limits), so each case's expected output is cached with it:
+ * re-validating a changed .s does not rebuild it. When an input is the compiler's own `-S` output for these flags (compile's
  * `compiledAs`), the reference is linked from it rather than compiled again, and a candidate that
  * is that very file shares the reference's run.
  *
@@ -15,9 +20,12 @@
  * uncleaned .s), the raw one is validated instead and, if it passes, kept with the reason the
  * cleaned one was refused.
  *
+ * A candidate is `ok` only if it matches the reference on every case; a failure names the case.
+ *
  * Verdicts: ok, compile-error, assemble-error, link-error, crash, timeout, output-mismatch,
- * nondeterministic, output-too-large — each with the tool's message.
+ * nondeterministic, output-too-large, needs-input — each with the tool's message.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +38,7 @@ import { toolchainIdentity, type Toolchain } from './lib/toolchain.js';
 
 export const VERDICTS = [
   'ok', 'compile-error', 'assemble-error', 'link-error', 'crash', 'timeout', 'output-mismatch', 'nondeterministic', 'output-too-large',
+  'needs-input',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -55,14 +64,33 @@ export interface RunVerdict {
   message: string;
   stdout: Buffer;
   exitCode: number | null;
+  /** The program read all of its input and blocked reading more (see SandboxResult.inputWait). */
+  inputWait?: { consumed: number; stdoutBytes: number };
 }
 
-const CLOCK_A = '2001-02-03 04:05:06';
-const CLOCK_B = '2019-11-12 13:14:15';
+/** One test case: a name (the case file's name) and the program's standard input. */
+export interface TestCase {
+  name: string;
+  stdin: Buffer;
+}
+
+/**
+ * The clocks a program sees. A stepped fake clock: each read of a wall or monotonic clock advances
+ * it by `wallSeconds`, each CPU-clock read by `cpuNanoseconds`, so elapsed-time output is the same
+ * on every run at one clock and different at the other (start, rate and CPU rate all differ).
+ */
+export interface Clock {
+  at: string;
+  step: { wallSeconds: number; cpuNanoseconds: number };
+}
+export const CLOCK_A: Clock = { at: '2001-02-03 04:05:06', step: { wallSeconds: 0.25, cpuNanoseconds: 1000 } };
+export const CLOCK_B: Clock = { at: '2019-11-12 13:14:15', step: { wallSeconds: 1.75, cpuNanoseconds: 7000 } };
+/** Expected outputs up to this size are kept in the `.cases.json` output (larger: only the first case's `.expected.txt`). */
+const EXPECTED_INLINE_MAX = 64 * 1024;
 
 export const validateKind: MapKind = {
   name: 'validate',
-  version: '2',
+  version: '3',
   mode: 'map',
   pool: 'cpu',
   description: 'Assemble, link and run the assembly in the sandbox; compare with the C++ reference.',
@@ -71,18 +99,22 @@ export const validateKind: MapKind = {
     additionalProperties: false,
     properties: {
       ...toolchainParamsSchema,
-      stdin: { type: 'string', description: 'Standard input for every run (default empty).' },
+      stdin: {
+        type: 'string',
+        description: 'Standard input of a program that has no test case (default empty); cases beside the program or from `with.inputs` win.',
+      },
       timeoutMs: { type: 'integer', minimum: 100, description: 'Wall-clock limit per run (default 5000).' },
       memoryMB: { type: 'integer', minimum: 16, description: 'Address-space limit per run (default 1024).' },
       compareExitCode: { type: 'boolean', description: 'Exit codes must match too (default true).' },
       nondeterminism: { type: 'boolean', description: 'Detect time- and uninitialised-memory-dependent output (default true).' },
     },
   },
-  reads: { from: ['s'], raw: ['s'], source: ['src'] },
+  reads: { from: ['s'], raw: ['s'], source: ['src', 'stdin', 'cases/*'], inputs: ['cases'] },
   messagePaths: { 'prog.cpp': 'src' },
   outputs: () => [
     { name: 's', ext: '.s' },
     { name: 'expected', ext: '.expected.txt' },
+    { name: 'cases', ext: '.cases.json' },
   ],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
@@ -111,28 +143,48 @@ export const validateKind: MapKind = {
     // The reference's own `g++ -S` output, when an input is exactly that (see `compiledAs`).
     const refId = compiledAs(ctx.identity.toolchain, refFlags, source.files.src.hash);
     const refAsm = [input.inputs.raw, cand].find((v) => v?.files.s && v.meta.compiledAs === refId)?.files.s;
-    const ref = await reference(ctx, tc, p, src, limits, refFlags, refAsm);
-    const expected = ref.stdout;
-    if (ref.verdict !== 'ok') {
-      return { status: 'rejected', reason: ref.verdict, message: `the C++ program itself: ${ref.message}`, files: { expected } };
+    const { cases, origin } = await casesOf(input, ctx, p);
+    const named = cases.length > 1 || origin !== 'none';
+    const caseLabel = (c: TestCase) => (named ? `case ${JSON.stringify(c.name)}: ` : '');
+    const refs: Reference[] = [];
+    for (const c of cases) {
+      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm);
+      refs.push(ref);
+      if (ref.verdict !== 'ok') {
+        const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
+        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}`, files, meta: { cases: cases.length, casesFrom: origin } };
+      }
     }
+    const expected = refs[0]!.stdout;
+    const casesFile = casesJson(cases, refs, origin);
 
     // The reference's first run is of the compiler's own assembly for these flags. A candidate
     // that is that very file gives the same executable and the same run (same bytes, stdin, limits
     // and clock), so that run is its run.
-    const check = (file: FileRef, text: string): Promise<RunVerdict> =>
-      refAsm?.hash === file.hash ? Promise.resolve({ verdict: 'ok', message: '', stdout: ref.stdout, exitCode: ref.exitCode }) : checkAssembly(ctx, tc, p, text, ref, limits);
+    const check = async (file: FileRef, text: string): Promise<RunVerdict> => {
+      if (refAsm?.hash === file.hash) return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
+      const work = await ctx.tmpdir();
+      const b = await buildFromAsm(tc, text, { dir: work, signal: ctx.signal });
+      if (!b.ok) return { verdict: b.stage === 'assemble' ? 'assemble-error' : 'link-error', message: b.stderr.trim(), stdout: Buffer.alloc(0), exitCode: null };
+      for (let i = 0; i < cases.length; i++) {
+        const r = await checkExecutable(ctx, tc, p, b.exePath, refs[i]!, limits, cases[i]!.stdin);
+        if (r.verdict !== 'ok') return { ...r, message: `${caseLabel(cases[i]!)}${r.message}` };
+      }
+      return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
+    };
+    const caseMeta: JsonObject = { cases: cases.length, casesFrom: origin };
     const asm = (await ctx.read(cand.files.s)).toString('utf8');
     const first = await check(cand.files.s, asm);
     const rawRef = input.inputs.raw?.files.s;
     // compile already counted its output's tokens: reuse them (o200k on 50 KB of assembly is not free).
     const counted = (v: { meta: JsonObject } | undefined, text: () => Promise<string>) =>
       typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokensAsync);
+    const exitCode = refs[0]!.exitCode;
     if (first.verdict === 'ok') {
       const tokens = await counted(cand, async () => asm);
-      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode: ref.exitCode };
+      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode, ...caseMeta };
       if (rawRef) meta.tokensRaw = await counted(input.inputs.raw, async () => (await ctx.read(rawRef)).toString('utf8'));
-      return { status: 'ok', files: { s: asm, expected }, meta };
+      return { status: 'ok', files: { s: asm, expected, cases: casesFile }, meta };
     }
     if (rawRef && rawRef.hash !== cand.files.s.hash) {
       const raw = (await ctx.read(rawRef)).toString('utf8');
@@ -142,38 +194,93 @@ export const validateKind: MapKind = {
         const rawTokens = await counted(input.inputs.raw, async () => raw);
         return {
           status: 'ok',
-          files: { s: raw, expected },
-          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens, exitCode: ref.exitCode },
+          files: { s: raw, expected, cases: casesFile },
+          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens, exitCode, ...caseMeta },
         };
       }
-      return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected } };
+      return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected, cases: casesFile }, meta: caseMeta };
     }
-    return { status: 'rejected', reason: first.verdict, message: first.message, files: { expected } };
+    return { status: 'rejected', reason: first.verdict, message: first.message, files: { expected, cases: casesFile }, meta: caseMeta };
   },
 };
 
-interface Reference extends RunVerdict {
-  runMs?: number;
+/** Where a program's test cases come from (the `casesFrom` of validate's meta and the report). */
+export type CasesOrigin = 'human' | 'model' | 'params' | 'none';
+
+/**
+ * The test cases of a program. Human cases (the `files` kind's `cases/<name>` files, or its
+ * `stdin` sidecar) always win; then the kept cases of a `with.inputs` target (model-written, its
+ * `cases` file); then `params.stdin`; else one case with empty input.
+ */
+export async function casesOf(input: MapInput, ctx: Pick<RunContext, 'read'>, p: { stdin?: string }): Promise<{ cases: TestCase[]; origin: CasesOrigin }> {
+  const files = input.inputs.source?.files ?? {};
+  const folder = Object.keys(files).filter((n) => n.startsWith('cases/')).sort();
+  if (folder.length) return { cases: await Promise.all(folder.map(async (n) => ({ name: n.slice('cases/'.length), stdin: await ctx.read(files[n]!) }))), origin: 'human' };
+  if (files.stdin) return { cases: [{ name: 'stdin', stdin: await ctx.read(files.stdin) }], origin: 'human' };
+  const model = input.inputs.inputs;
+  if (model?.status === 'ok' && model.files.cases) {
+    const parsed = JSON.parse((await ctx.read(model.files.cases)).toString('utf8')) as { cases?: { name: string; stdin: string }[] };
+    const kept = (parsed.cases ?? []).filter((c) => typeof c.name === 'string' && typeof c.stdin === 'string');
+    if (kept.length) return { cases: kept.map((c) => ({ name: c.name, stdin: Buffer.from(c.stdin, 'utf8') })), origin: 'model' };
+  }
+  if (p.stdin !== undefined) return { cases: [{ name: 'stdin', stdin: Buffer.from(p.stdin, 'utf8') }], origin: 'params' };
+  return { cases: [{ name: 'default', stdin: Buffer.alloc(0) }], origin: 'none' };
+}
+
+/** validate's `.cases.json`: every case with its input and, where cheap, the expected output. */
+function casesJson(cases: TestCase[], refs: Reference[], origin: CasesOrigin): string {
+  const list = cases.map((c, i) => {
+    const r = refs[i];
+    const entry: JsonObject = { name: c.name, stdin: c.stdin.toString('utf8') };
+    if (r && r.verdict === 'ok' && r.stdout.length <= EXPECTED_INLINE_MAX) {
+      entry.expected = r.stdout.toString('utf8');
+      entry.exitCode = r.exitCode;
+    }
+    if (r && r.verdict !== 'ok') {
+      entry.verdict = r.verdict;
+      entry.message = r.message;
+    }
+    return entry;
+  });
+  return `${JSON.stringify({ from: origin, cases: list }, null, 1)}\n`;
+}
+
+export interface Reference extends RunVerdict {
+  /** The program read past the end of its input at least once. */
+  readsInput?: boolean;
 }
 
 /**
- * The C++ program's own behaviour: a cached artifact per (toolchain, flags, source, stdin, limits).
+ * The C++ program's own behaviour on one input: a cached artifact per (toolchain, flags, source,
+ * stdin, limits).
  *
- * The program is built with the validate flags and run (at clock A with the nondeterminism check).
+ * The program is built with the validate flags and run (on clock A with the nondeterminism check).
  * `g++ prog.cpp -o prog` is `g++ -S` followed by assembling and linking its output, so when an
  * input holds the compiler's own `-S` output for these flags (`rawAsm`), the reference is linked
  * from that file instead of compiling the C++ a second time; the artifact is the same either way,
- * so the route is not part of its key. With the nondeterminism check, a second build with
- * `-ftrivial-auto-var-init=pattern` runs at clock B: an uninitialised read or a clock-dependent
- * output makes the two disagree.
+ * so the route is not part of its key.
+ *
+ * Input: with an empty stdin the run stops as soon as the program waits for input (`needs-input`,
+ * with what it printed before); with a case, the program gets end of input when it has read it
+ * all and waits for more, and a run that then fails (crash, timeout, endless output, output that
+ * changes) is `needs-input` too: the case is too short for it.
+ *
+ * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` runs on clock B. When the
+ * two disagree, the first build runs again on clock A (a difference there: the output varies
+ * between identical runs) and on clock B (a difference: it depends on the time); otherwise it is
+ * the uninitialised memory. The message says which.
  */
-async function reference(
-  ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
+export async function reference(
+  ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, stdin: Buffer, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
 ): Promise<Reference> {
   const nondet = p.nondeterminism !== false;
   const art = await ctx.artifact(
     'reference',
-    { toolchain: ctx.identity.toolchain ?? null, sandbox: ctx.identity.sandbox ?? null, flags, src, stdin: p.stdin ?? '', limits: limits as JsonObject, nondet, version: '2' },
+    {
+      toolchain: ctx.identity.toolchain ?? null, sandbox: ctx.identity.sandbox ?? null, flags, src,
+      stdin: stdin.length <= 256 ? stdin.toString('latin1') : { sha256: sha256(stdin), size: stdin.length },
+      limits: limits as JsonObject, nondet, version: '3',
+    },
     async (dir) => {
       const buildError = async (b: { stderr: string }) => {
         await fsp.writeFile(path.join(dir, 'stdout'), '');
@@ -190,20 +297,30 @@ async function reference(
         ? await buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: await fsp.mkdtemp(path.join(dir, 'build-')), signal: ctx.signal })
         : await fromSource([]);
       if (!primary.ok) return buildError(primary);
-      const a = await runProgram(ctx, tc, primary.exePath, p, limits, nondet ? CLOCK_A : undefined);
+      const run = (exe: string, clock?: Clock) => runProgram(ctx, tc, exe, p, limits, clock, stdin);
+      const a = await run(primary.exePath, nondet ? CLOCK_A : undefined);
       let verdict: Verdict = a.verdict;
       let message = a.message;
-      if (nondet && a.verdict === 'ok') {
+      let stdout = a.stdout;
+      if (a.inputWait && stdin.length === 0) {
+        verdict = 'needs-input';
+        stdout = a.stdout.subarray(0, a.inputWait.stdoutBytes);
+        message = `reads standard input, but it has no test case (put one in <stem>.stdin.txt or <stem>.inputs/); before it waited it printed ${printed(stdout)}`;
+      } else if (nondet && a.verdict === 'ok') {
         const patterned = await fromSource(['-ftrivial-auto-var-init=pattern']);
         if (!patterned.ok) return buildError(patterned);
-        const b = await runProgram(ctx, tc, patterned.exePath, p, limits, CLOCK_B);
+        const b = await run(patterned.exePath, CLOCK_B);
         if (b.verdict !== 'ok' || !a.stdout.equals(b.stdout) || a.exitCode !== b.exitCode) {
           verdict = 'nondeterministic';
-          message = `output changes between runs (uninitialised memory or the clock): ${describeDiff(a, b)}`;
+          message = await whyNondeterministic(a, b, run, primary.exePath);
         }
       }
-      await fsp.writeFile(path.join(dir, 'stdout'), a.stdout);
-      return { files: ['stdout'], meta: { verdict, message, exitCode: a.exitCode } };
+      if (a.inputWait && stdin.length > 0 && verdict !== 'ok') {
+        message = `read all ${a.inputWait.consumed} bytes of its input and waited for more (the case is too short for it), then: ${message}; before it waited it printed ${printed(a.stdout.subarray(0, a.inputWait.stdoutBytes))}`;
+        verdict = 'needs-input';
+      }
+      await fsp.writeFile(path.join(dir, 'stdout'), stdout);
+      return { files: ['stdout'], meta: { verdict, message, exitCode: a.exitCode, readsInput: !!a.inputWait } };
     },
   );
   return {
@@ -211,7 +328,38 @@ async function reference(
     message: String(art.meta.message ?? ''),
     stdout: await fsp.readFile(art.paths.stdout),
     exitCode: art.meta.exitCode as number | null,
+    readsInput: art.meta.readsInput === true,
   };
+}
+
+/**
+ * Which check tripped, once runs A (clock A) and B (pattern-filled locals, clock B) disagree: run
+ * A's build again on clock A (differs: varies between identical runs) and on clock B (differs:
+ * depends on the time); else the uninitialised memory.
+ */
+async function whyNondeterministic(
+  a: RunVerdict, b: RunVerdict, run: (exe: string, clock?: Clock) => Promise<RunVerdict>, exe: string,
+): Promise<string> {
+  const same = (x: RunVerdict) => x.verdict === 'ok' && x.stdout.equals(a.stdout) && x.exitCode === a.exitCode;
+  // A run that did not finish (a program close to the time limit) says so rather than "got <end of output>".
+  const how = (x: RunVerdict) => (x.verdict === 'ok' ? describeDiff(a, x) : `that run: ${x.verdict}: ${x.message}`);
+  const again = await run(exe, CLOCK_A);
+  if (!same(again)) return `output changes between two identical runs (threads, addresses or another source the sandbox does not fix): ${how(again)}`;
+  const clocked = await run(exe, CLOCK_B);
+  if (!same(clocked)) {
+    return `output depends on the time (check: clock start, rate and CPU-clock rate varied; time, gettimeofday, clock_gettime, clock(), std::chrono): ${how(clocked)}`;
+  }
+  const detail = b.verdict === 'ok' ? describeDiff(a, b) : `${b.verdict}: ${b.message}`;
+  return `output depends on uninitialised memory (check: locals filled with a pattern, -ftrivial-auto-var-init=pattern): ${detail}`;
+}
+
+function printed(out: Buffer): string {
+  if (out.length === 0) return 'nothing';
+  return quote(out.toString('utf8').trimEnd());
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
 }
 
 /**
@@ -220,14 +368,22 @@ async function reference(
  */
 export async function checkAssembly(
   ctx: RunContext, tc: Toolchain, p: ValidateParams, asm: string,
-  ref: { stdout: Buffer; exitCode: number | null }, limits: Partial<SandboxLimits>,
+  ref: { stdout: Buffer; exitCode: number | null }, limits: Partial<SandboxLimits>, stdin?: Buffer,
 ): Promise<RunVerdict> {
   const work = await ctx.tmpdir();
   const b = await buildFromAsm(tc, asm, { dir: work, signal: ctx.signal });
   if (!b.ok) {
     return { verdict: b.stage === 'assemble' ? 'assemble-error' : 'link-error', message: b.stderr.trim(), stdout: Buffer.alloc(0), exitCode: null };
   }
-  const run = await runProgram(ctx, tc, b.exePath, p, limits, p.nondeterminism === false ? undefined : CLOCK_A);
+  return checkExecutable(ctx, tc, p, b.exePath, ref, limits, stdin ?? Buffer.from(p.stdin ?? '', 'utf8'));
+}
+
+/** Runs a built candidate on one case (as the reference ran) and compares it with the reference. */
+async function checkExecutable(
+  ctx: RunContext, tc: Toolchain, p: ValidateParams, exe: string,
+  ref: { stdout: Buffer; exitCode: number | null }, limits: Partial<SandboxLimits>, stdin: Buffer,
+): Promise<RunVerdict> {
+  const run = await runProgram(ctx, tc, exe, p, limits, p.nondeterminism === false ? undefined : CLOCK_A, stdin);
   if (run.verdict !== 'ok') return run;
   const exitMatters = p.compareExitCode !== false;
   if (!run.stdout.equals(ref.stdout) || (exitMatters && run.exitCode !== ref.exitCode)) {
@@ -264,37 +420,47 @@ async function reachableByOthers(dir: string): Promise<boolean> {
 }
 
 /** Runs a built program in the sandbox, in a fresh folder holding only the executable. */
-async function runProgram(ctx: RunContext, tc: Toolchain, exe: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock?: string): Promise<RunVerdict> {
+async function runProgram(
+  ctx: RunContext, tc: Toolchain, exe: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock: Clock | undefined, stdin: Buffer,
+): Promise<RunVerdict> {
   const parent = await boxParent(ctx);
   const box = parent ? await fsp.mkdtemp(path.join(parent, 'box-')) : await ctx.tmpdir();
   try {
-    return await runInBox(ctx, tc, exe, box, p, limits, clock);
+    return await runInBox(ctx, tc, exe, box, limits, clock, stdin);
   } finally {
     if (parent) await fsp.rm(box, { recursive: true, force: true });
   }
 }
 
-async function runInBox(ctx: RunContext, tc: Toolchain, exe: string, box: string, p: ValidateParams, limits: Partial<SandboxLimits>, clock?: string): Promise<RunVerdict> {
+async function runInBox(
+  ctx: RunContext, tc: Toolchain, exe: string, box: string, limits: Partial<SandboxLimits>, clock: Clock | undefined, stdin: Buffer,
+): Promise<RunVerdict> {
   await fsp.copyFile(exe, path.join(box, 'prog'));
   await fsp.chmod(path.join(box, 'prog'), 0o755);
   const r: SandboxResult = await runSandboxed({
     argv: [...tc.run, './prog'],
     dir: box,
-    stdin: p.stdin ?? '',
-    faketime: clock,
+    stdin,
+    // With no input at all, a program that waits for some is stopped at once (a menu loop would
+    // otherwise print until a limit); with a case, it gets end of input and goes on.
+    onInputWait: stdin.length === 0 ? 'stop' : 'eof',
+    ...(clock ? { faketime: clock.at, clockStep: clock.step } : {}),
     limits,
     signal: ctx.signal,
   });
   const o = r.outcome;
+  const wait = r.inputWait ? { inputWait: r.inputWait } : {};
   switch (o.kind) {
     case 'exited':
-      return { verdict: 'ok', message: '', stdout: r.stdout, exitCode: o.code };
+      return { verdict: 'ok', message: '', stdout: r.stdout, exitCode: o.code, ...wait };
     case 'signaled':
-      return { verdict: 'crash', message: `killed by ${o.signal}${stderrTail(r)}`, stdout: r.stdout, exitCode: null };
+      return { verdict: 'crash', message: `killed by ${o.signal}${stderrTail(r)}`, stdout: r.stdout, exitCode: null, ...wait };
     case 'timeout':
-      return { verdict: 'timeout', message: `exceeded the ${o.limit === 'cpu' ? 'CPU' : 'wall-clock'} limit (${limits.wallMs} ms)`, stdout: r.stdout, exitCode: null };
+      return { verdict: 'timeout', message: `exceeded the ${o.limit === 'cpu' ? 'CPU' : 'wall-clock'} limit (${limits.wallMs} ms)`, stdout: r.stdout, exitCode: null, ...wait };
     case 'output-too-large':
-      return { verdict: 'output-too-large', message: `${o.stream} exceeded the output limit`, stdout: Buffer.alloc(0), exitCode: null };
+      return { verdict: 'output-too-large', message: `${o.stream} exceeded the output limit`, stdout: r.inputWait ? r.stdout : Buffer.alloc(0), exitCode: null, ...wait };
+    case 'waiting-for-input':
+      return { verdict: 'needs-input', message: 'waits for more input than it was given', stdout: r.stdout.subarray(0, r.inputWait?.stdoutBytes ?? r.stdout.length), exitCode: null, ...wait };
     case 'aborted':
       throw new Error('interrupted');
   }

@@ -11,13 +11,21 @@ import { makeProject, outcomes, REPO, runCli, summaryOf, type CliResult } from '
 let dir = '';
 let first: CliResult;
 let programs: string[] = [];
+/** Programs that print their running time on purpose: they must be rejected as nondeterministic. */
+let timed: string[] = [];
 
 beforeAll(async () => {
   const files: Record<string, string> = { 'pipeline.yaml': await fsp.readFile(path.join(REPO, 'pipeline.yaml'), 'utf8') };
   for (const sub of ['sources', 'toolchain']) {
-    for (const f of await fsp.readdir(path.join(REPO, sub))) files[`${sub}/${f}`] = await fsp.readFile(path.join(REPO, sub, f), 'utf8');
+    // Files, and the test-case folders (`<name>.inputs/`) beside the programs.
+    for (const e of await fsp.readdir(path.join(REPO, sub), { withFileTypes: true, recursive: true })) {
+      if (!e.isFile()) continue;
+      const rel = path.relative(REPO, path.join(e.parentPath, e.name));
+      files[rel] = await fsp.readFile(path.join(REPO, rel), 'utf8');
+    }
   }
-  programs = Object.keys(files).filter((f) => f.endsWith('.cpp')).map((f) => path.basename(f, '.cpp')).sort();
+  programs = Object.keys(files).filter((f) => /^sources\/[^/]+\.cpp$/.test(f)).map((f) => path.basename(f, '.cpp')).sort();
+  timed = programs.filter((p) => p.startsWith('timed_'));
   dir = await makeProject(files);
   await fsp.chmod(dir, 0o755);
   first = await runCli(dir, ['--json']);
@@ -37,11 +45,13 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
   it('validates every program ok and writes the dataset and its report', async () => {
     expect(first.code, first.stderr).toBe(0);
     const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/dataset.report.json'), 'utf8'));
-    expect(report.verdicts).toEqual({ ok: programs.length });
+    expect(timed.length).toBeGreaterThanOrEqual(1);
+    expect(report.verdicts).toEqual({ ok: programs.length - timed.length, nondeterministic: timed.length });
+    expect(report.excluded['verdict:nondeterministic'].items.sort()).toEqual(timed);
     const trainLines = (await fsp.readFile(path.join(dir, 'build/train.jsonl'), 'utf8')).trim().split('\n');
     const validLines = (await fsp.readFile(path.join(dir, 'build/valid.jsonl'), 'utf8')).trim().split('\n').filter(Boolean);
     expect(trainLines.length + validLines.length).toBe(report.examples.total);
-    expect(report.examples.total + (report.excluded['too-long']?.count ?? 0)).toBe(programs.length);
+    expect(report.examples.total + (report.excluded['too-long']?.count ?? 0)).toBe(programs.length - timed.length);
     // Tokens raw vs cleaned, per item and in total.
     expect(report.tokens.assembly.final).toBeLessThan(report.tokens.assembly.raw);
     for (const e of report.perExample) expect(e.assemblyTokens).toBeLessThanOrEqual(e.assemblyTokensRaw);
@@ -49,6 +59,19 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     expect(ex.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant']);
     expect(ex.messages[2].content).toMatch(/^Sure! But let's first write C\+\+ code which works like that:\n[\s\S]*\nNow, let's write the Assembler code:\n/);
     expect(first.stderr + first.stdout).toMatch(/dataset: \d+ examples/);
+  });
+
+  it('programs that read input validate on every one of their cases, and the report keeps the cases', async () => {
+    const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/dataset.report.json'), 'utf8'));
+    const readers = programs.filter((p) => p.startsWith('stdin_'));
+    expect(readers.length).toBeGreaterThanOrEqual(5);
+    const withCases = report.perExample.filter((e: { casesFrom?: string }) => e.casesFrom === 'human');
+    expect(withCases.map((e: { key: string }) => e.key).sort()).toEqual(readers.filter((r) => report.perExample.some((e: { key: string }) => e.key === r)).sort());
+    expect(withCases.some((e: { cases: unknown[] }) => e.cases.length >= 3)).toBe(true);
+    const menu = report.perExample.find((e: { key: string }) => e.key === 'stdin_stack_menu');
+    expect(menu.cases.map((c: { name: string }) => c.name)).toEqual(['empty-stack.txt', 'ends-without-quit.txt', 'push-pop.txt']);
+    expect(menu.cases[2].expected).toMatch(/pushed 10\n[\s\S]*popped 20\n[\s\S]*size is 1\n[\s\S]*bye\n$/);
+    expect(await fsp.readFile(path.join(dir, 'build/validated/stdin_sum_average.expected.txt'), 'utf8')).toBe('count: 6\nsum: 69\nmin: -3\nmax: 40\naverage: 11\n');
   });
 
   it('the seed\'s sort example produces the seed\'s output', async () => {
@@ -76,7 +99,7 @@ describe('cross targets under qemu', () => {
     const r = await runCli(dir, ['--json', 'dataset-aarch64']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/aarch64/dataset.report.json'), 'utf8'));
-    expect(report.verdicts).toEqual({ ok: programs.length });
+    expect(report.verdicts).toEqual({ ok: programs.length - timed.length, nondeterministic: timed.length });
     const s = await fsp.readFile(path.join(dir, 'build/asm-aarch64/add_8_and_120.s'), 'utf8');
     expect(s).toMatch(/\bbl\s/);
     expect(s).not.toMatch(/%rbp/);

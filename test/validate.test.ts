@@ -145,7 +145,8 @@ describe('validation verdicts', () => {
   it('nondeterministic: output that depends on the clock or on uninitialised memory', () => {
     expect(verdict(build, 'validated/uses_time')).toMatchObject({ status: 'rejected', reason: 'nondeterministic' });
     expect(verdict(build, 'validated/uninitialised')).toMatchObject({ status: 'rejected', reason: 'nondeterministic' });
-    expect(verdict(build, 'validated/uninitialised').message).toMatch(/uninitialised memory or the clock/);
+    expect(verdict(build, 'validated/uninitialised').message).toMatch(/depends on uninitialised memory \(check: locals filled with a pattern/);
+    expect(verdict(build, 'validated/uses_time').message).toMatch(/depends on the time \(check: clock start, rate/);
   });
 
   it('output-mismatch, assemble-error, link-error: from tampered assembly, with the tool\'s message', () => {

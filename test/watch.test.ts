@@ -439,5 +439,13 @@ describe('watch spec', () => {
     expect(spec.couldContain('other')).toBe(false);
     expect(spec.couldContain('cache')).toBe(false);
     expect(spec.itemOf('sources/sort/c.cpp')).toBe('sort/c');
+    // Test cases belong to their program's item too (the files kind's default cases).
+    expect(spec.matchFile('sources/a.stdin.txt')).toBe(true);
+    expect(spec.matchFile('sources/sort/c.inputs/1-small.txt')).toBe(true);
+    expect(spec.couldContain('sources/sort/c.inputs')).toBe(true);
+    expect(spec.matchFile('other/f.stdin.txt')).toBe(false);
+    const noCases = deriveSpec(pipelineOf(root, { glob: 'sources/**/*.cpp', cases: false }), []);
+    expect(noCases.matchFile('sources/a.stdin.txt')).toBe(false);
+    expect(noCases.matchFile('sources/sort/c.inputs/1-small.txt')).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ import type {
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
 import { explainChange, type InputOrigin } from './explain.js';
-import { envFingerprint, itemFingerprint, keyOf, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
+import { envFingerprint, itemFingerprint, keyOf, readsFile, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Pools, Scheduler } from './scheduler.js';
@@ -1042,7 +1042,7 @@ function matrixCombos(matrix: Record<string, string[]> | undefined): Record<stri
 function filterFiles(v: ItemView, reads: string[] | '*'): ItemView {
   if (reads === '*') return v;
   const files: Record<string, FileRef> = {};
-  for (const n of reads) if (v.files[n]) files[n] = v.files[n];
+  for (const [n, ref] of Object.entries(v.files)) if (readsFile(reads, n)) files[n] = ref;
   return { ...v, files };
 }
 

@@ -50,11 +50,20 @@ export function sharedPart(p: Omit<KeyParts, 'inputs'>): { record: JsonObject; h
   return { record, hash: hashJson(record) };
 }
 
+/**
+ * Whether a kind's `reads` list covers the file `name`: '*', the exact name, or a folder pattern
+ * `cases/*` for every file named `cases/<something>` (the test cases of a program).
+ */
+export function readsFile(reads: string[] | '*', name: string): boolean {
+  if (reads === '*' || reads.includes(name)) return true;
+  return reads.some((r) => r.endsWith('/*') && name.startsWith(r.slice(0, -1)));
+}
+
 /** The part of an input item that enters a key. */
 export function itemFingerprint(v: ItemView, reads: string[] | '*', withKey: boolean): JsonObject {
   const files: JsonObject = {};
   for (const [name, ref] of Object.entries(v.files)) {
-    if (reads === '*' || reads.includes(name)) files[name] = ref.hash;
+    if (readsFile(reads, name)) files[name] = ref.hash;
   }
   const fp: JsonObject = { status: v.status, files, meta: hashJson(v.meta) };
   if (v.reason) fp.reason = v.reason;

@@ -21,12 +21,15 @@ const execFileP = promisify(execFile);
 
 export const HELPER_SOURCE = String.raw`
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -51,7 +54,59 @@ static void limit(int res, rlim_t soft, rlim_t hard) {
   if (setrlimit(res, &l) != 0) die("setrlimit");
 }
 
-/* argv: STATUS_FD CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC -- PROGRAM ARGS... */
+/* True when a thread of pid sits in read/readv on fd 0 (from /proc/PID/task/TID/syscall). */
+static int reading_stdin(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char p2[128], buf[256];
+    snprintf(p2, sizeof p2, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+    int fd = open(p2, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    long nr;
+    unsigned long a0;
+    if (sscanf(buf, "%ld 0x%lx", &nr, &a0) == 2 && a0 == 0 && (nr == SYS_read || nr == SYS_readv)) found = 1;
+  }
+  closedir(d);
+  return found;
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) { if (errno == EINTR) continue; return; }
+    p += w; n -= (size_t)w;
+  }
+}
+
+/* Forwards what the program wrote to stdout; returns bytes forwarded, 0 at EOF, -1 if none now. */
+static long long pump_out(int from) {
+  static char b[65536];
+  ssize_t n = read(from, b, sizeof b);
+  if (n < 0) return (errno == EAGAIN || errno == EINTR) ? -1 : 0;
+  if (n > 0) write_all(1, b, (size_t)n);
+  return n;
+}
+
+/*
+ * argv: STATUS_FD CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC -- PROGRAM ARGS...
+ *
+ * The program's stdin and stdout are pipes this supervisor holds the other ends of: it copies the
+ * caller's input (its own fd 0) into the program's stdin, keeps that pipe open after the last
+ * byte, and forwards the program's stdout to its own fd 1, counting bytes. When all input has been
+ * delivered and read, the pipe is empty and a thread of the program sits in read(0, ...), the
+ * program is waiting for more input: it reports "W <bytes read> <stdout bytes so far>" on the
+ * status pipe and closes the pipe (end of input). At the end: "X code cpu_ms" or "S signal cpu_ms".
+ */
 int main(int argc, char **argv) {
   if (argc < 9 || strcmp(argv[7], "--") != 0) {
     fprintf(stderr, "asmgraph-sandbox: usage: STATUS_FD CPU AS FSIZE NOFILE NPROC -- PROGRAM...\n");
@@ -71,9 +126,13 @@ int main(int argc, char **argv) {
   /* +2: bwrap's PID 1 and this supervisor run under the same uid in this namespace. */
   limit(RLIMIT_NPROC, nproc + 2, nproc + 2);
 
+  int inp[2], outp[2];
+  if (pipe2(inp, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0) die("pipe");
+
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
+    if (dup2(inp[0], 0) < 0 || dup2(outp[1], 1) < 0) die("dup2");
     /* soft = CPU -> SIGXCPU; hard one second later -> SIGKILL if SIGXCPU is caught. */
     limit(RLIMIT_CPU, cpu, cpu + 1);
     limit(RLIMIT_AS, as, as);
@@ -89,10 +148,65 @@ int main(int argc, char **argv) {
     fprintf(stderr, "asmgraph-sandbox: cannot execute %s: %s\n", argv[8], strerror(e));
     _exit(127);
   }
-  int st;
+  close(inp[0]);
+  close(outp[1]);
+  signal(SIGPIPE, SIG_IGN);
+  int in_w = inp[1], out_r = outp[0];
+  fcntl(in_w, F_SETFL, O_NONBLOCK);
+  fcntl(out_r, F_SETFL, O_NONBLOCK);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+  static char ibuf[65536];
+  size_t ilen = 0, ioff = 0;
+  int in_open = 1;
+  long long fed = 0, out_bytes = 0;
+  int st = 0;
   struct rusage ru;
-  while (wait4(pid, &st, 0, &ru) < 0) {
-    if (errno != EINTR) die("wait4");
+  for (;;) {
+    struct pollfd fds[4];
+    int n = 0, i_in = -1, i_w = -1, i_out = -1;
+    if (in_open && ilen == ioff) { fds[n].fd = 0; fds[n].events = POLLIN; i_in = n++; }
+    if (in_w >= 0 && ilen > ioff) { fds[n].fd = in_w; fds[n].events = POLLOUT; i_w = n++; }
+    if (out_r >= 0) { fds[n].fd = out_r; fds[n].events = POLLIN; i_out = n++; }
+    if (pidfd >= 0) { fds[n].fd = pidfd; fds[n].events = POLLIN; n++; }
+    int r = poll(fds, (nfds_t)n, pidfd >= 0 && !(in_w >= 0 && !in_open && ilen == ioff) ? -1 : 5);
+    if (r < 0 && errno != EINTR) die("poll");
+    if (r > 0 && i_in >= 0 && fds[i_in].revents) {
+      ssize_t k = read(0, ibuf, sizeof ibuf);
+      if (k > 0) { ilen = (size_t)k; ioff = 0; }
+      else if (k == 0 || (errno != EINTR && errno != EAGAIN)) { in_open = 0; close(0); }
+    }
+    if (r > 0 && i_w >= 0 && fds[i_w].revents) {
+      ssize_t k = write(in_w, ibuf + ioff, ilen - ioff);
+      if (k > 0) { ioff += (size_t)k; fed += k; }
+      else if (k < 0 && errno != EAGAIN && errno != EINTR) { close(in_w); in_w = -1; ilen = ioff = 0; }
+    }
+    if (ilen == ioff) ilen = ioff = 0;
+    if (r > 0 && i_out >= 0 && fds[i_out].revents) {
+      long long k = pump_out(out_r);
+      if (k > 0) out_bytes += k;
+      else if (k == 0) { close(out_r); out_r = -1; }
+    }
+    pid_t w = wait4(pid, &st, WNOHANG, &ru);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) die("wait4");
+    /* All input delivered and read, and the program blocks reading more: give it end of input. */
+    if (in_w >= 0 && !in_open && ilen == 0 && r == 0) {
+      int avail = -1;
+      if (ioctl(in_w, FIONREAD, &avail) == 0 && avail == 0 && reading_stdin(pid)) {
+        if (out_r >= 0) {
+          long long k;
+          while ((k = pump_out(out_r)) > 0) out_bytes += k;
+        }
+        dprintf(sfd, "W %lld %lld\n", fed, out_bytes);
+        close(in_w);
+        in_w = -1;
+      }
+    }
+  }
+  if (out_r >= 0) {
+    long long k;
+    while ((k = pump_out(out_r)) > 0) out_bytes += k;
   }
   long long cpu_ms = (long long)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
                      (long long)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
@@ -130,6 +244,11 @@ let helperDir: string | undefined;
 /** Where the compiled supervisor is cached (the engine points it into the project's cache/). */
 export function setHelperDir(dir: string): void {
   helperDir = dir;
+}
+
+/** The supervisor's cache folder (also holds the clock shim). */
+export function helperCacheDir(): string {
+  return privateCacheDir();
 }
 
 function privateCacheDir(): string {

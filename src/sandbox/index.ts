@@ -80,6 +80,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chownTree } from './ownership.js';
 import { ensureHelper, HELPER_HASH } from './helper.js';
+import { CLOCK_SHIM_HASH, ensureClockShim } from './clock-shim.js';
 import {
   BWRAP,
   CC,
@@ -122,6 +123,20 @@ export interface SandboxRequest {
   env?: Record<string, string>;
   /** if set, run under libfaketime starting at this absolute time, e.g. '2001-02-03 04:05:06' */
   faketime?: string;
+  /**
+   * With `faketime`: a stepped clock instead of a ticking one. Every wall-clock or monotonic read
+   * (time, gettimeofday, clock_gettime, std::chrono) advances the fake time by `wallSeconds`
+   * (libfaketime's `i` mode) and every CPU-clock read (clock(), CLOCK_PROCESS_CPUTIME_ID) by
+   * `cpuNanoseconds` (the clock shim), independently of real time: elapsed-time output is then the
+   * same on every run at one step and differs at another.
+   */
+  clockStep?: { wallSeconds: number; cpuNanoseconds: number };
+  /**
+   * When the program has read all of its stdin and waits for more: `eof` (default) gives it end of
+   * input and lets it go on; `stop` ends the run at once (outcome `waiting-for-input`). Either way
+   * the result's `inputWait` says so.
+   */
+  onInputWait?: 'eof' | 'stop';
   limits?: Partial<SandboxLimits>;
   /** abort → kill the whole tree promptly, resolve with outcome 'aborted' */
   signal?: AbortSignal;
@@ -142,6 +157,8 @@ export type SandboxOutcome =
   | { kind: 'signaled'; signal: string }
   | { kind: 'timeout'; limit: 'wall' | 'cpu' }
   | { kind: 'output-too-large'; stream: 'stdout' | 'stderr' }
+  /** Only with `onInputWait: 'stop'`: it read all its input and blocked reading more. */
+  | { kind: 'waiting-for-input' }
   | { kind: 'aborted' };
 
 export interface SandboxResult {
@@ -151,6 +168,13 @@ export interface SandboxResult {
   wallMs: number;
   /** CPU time (user+sys) of the program process as reported by the supervisor, if known. */
   cpuMs?: number;
+  /**
+   * Set when the program read all of its stdin and then blocked reading more (observed by the
+   * supervisor: the stdin pipe empty and a thread in read(0)): how many bytes it had read and how
+   * many it had written to stdout by then (`stdout.subarray(0, stdoutBytes)` is what it printed
+   * before it waited).
+   */
+  inputWait?: { consumed: number; stdoutBytes: number };
 }
 
 export { setHelperDir } from './helper.js';
@@ -172,7 +196,8 @@ export const QEMU_AS_HEADROOM = 384 * 1024 * 1024;
 export const SANDBOX_DIR = '/box';
 const HELPER_IN_SANDBOX = '/.asmgraph-exec';
 /** Bump when the sandbox's observable semantics change (enters cache keys). */
-const SANDBOX_PROTOCOL = 1;
+const SANDBOX_PROTOCOL = 2;
+const CLOCK_SHIM_IN_SANDBOX = '/.asmgraph-clock.so';
 
 /** ASMGRAPH_SANDBOX_UID_BASE moves the pool (e.g. to keep two test suites' sandboxes apart). */
 const UID_BASE = Number(process.env.ASMGRAPH_SANDBOX_UID_BASE) || 61000;
@@ -202,6 +227,7 @@ function acquireUid(): number {
 interface Tools {
   bwrap: string;
   helper: string;
+  cc: string;
   libfaketime: string | undefined;
   rootArgs: string[];
 }
@@ -215,7 +241,7 @@ function tools(): Promise<Tools> {
     const cc = findExecutable('gcc') ?? findExecutable('cc');
     if (!cc) throw missingToolError(CC, 'needed once to build the sandbox supervisor');
     const helper = await ensureHelper(cc);
-    return { bwrap, helper, libfaketime: findLibfaketime(), rootArgs: rootFsArgs() };
+    return { bwrap, helper, cc, libfaketime: findLibfaketime(), rootArgs: rootFsArgs() };
   })().catch((e: unknown) => {
     toolsPromise = undefined;
     throw e;
@@ -298,6 +324,7 @@ export function sandboxIdentity(): Promise<Record<string, string | number>> {
       'sandbox.mechanism': 'bwrap+sandbox-exec',
       'sandbox.protocol': SANDBOX_PROTOCOL,
       'sandbox.helper': HELPER_HASH,
+      'sandbox.clockShim': CLOCK_SHIM_HASH,
       bwrap,
       libfaketime: fileHash(findLibfaketime()),
       'qemu-aarch64': qemuA64,
@@ -324,6 +351,7 @@ function signalName(n: number): string {
 type KillReason =
   | { kind: 'aborted' }
   | { kind: 'wall' }
+  | { kind: 'input' }
   | { kind: 'output'; stream: 'stdout' | 'stderr' };
 
 /**
@@ -400,11 +428,16 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     HOME: SANDBOX_DIR,
     ...(req.env ?? {}),
   };
+  if (req.clockStep && req.faketime === undefined) throw new Error('sandbox: clockStep needs faketime');
+  const shim = req.clockStep ? await ensureClockShim(t.cc) : undefined;
   if (req.faketime !== undefined) {
-    env.LD_PRELOAD = t.libfaketime!;
+    env.LD_PRELOAD = shim ? `${CLOCK_SHIM_IN_SANDBOX}:${t.libfaketime!}` : t.libfaketime!;
     // The time goes into $HOME/.faketimerc (HOME is the work dir), not into the environment:
     // runs at different clocks then see identical environments.
-    fs.writeFileSync(path.join(req.dir, '.faketimerc'), `${req.faketime.startsWith('@') ? req.faketime : `@${req.faketime}`}\n`);
+    const at = req.faketime.startsWith('@') ? req.faketime : `@${req.faketime}`;
+    const step = req.clockStep ? ` i${stepText(req.clockStep.wallSeconds)}` : '';
+    fs.writeFileSync(path.join(req.dir, '.faketimerc'), `${at}${step}\n`);
+    if (req.clockStep) fs.writeFileSync(path.join(req.dir, '.asmgraph-clockrc'), `${Math.max(1, Math.round(req.clockStep.cpuNanoseconds))}\n`);
     if (isQemu(argv0)) env.QEMU_UNSET_ENV = 'LD_PRELOAD';
   }
   const envArgs: string[] = ['--clearenv'];
@@ -443,6 +476,7 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     '--ro-bind-fd',
     '4',
     HELPER_IN_SANDBOX,
+    ...(shim ? ['--ro-bind-fd', '7', CLOCK_SHIM_IN_SANDBOX] : []),
     '--chdir',
     SANDBOX_DIR,
     '--info-fd',
@@ -463,14 +497,18 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
   const uid = asRoot ? (req.uid ?? acquireUid()) : undefined;
   let dirFd: number | undefined;
   let helperFd: number | undefined;
+  let shimFd: number | undefined;
   try {
     if (uid !== undefined) await chownTree(dir, uid, uid);
     dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     helperFd = fs.openSync(t.helper, fs.constants.O_RDONLY);
+    if (shim) shimFd = fs.openSync(shim, fs.constants.O_RDONLY);
     return await execute(t.bwrap, args, {
       uid,
       dirFd,
       helperFd,
+      shimFd,
+      onInputWait: req.onInputWait ?? 'eof',
       limits,
       stdin: req.stdin,
       signal: req.signal,
@@ -479,6 +517,7 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
   } finally {
     if (dirFd !== undefined) fs.closeSync(dirFd);
     if (helperFd !== undefined) fs.closeSync(helperFd);
+    if (shimFd !== undefined) fs.closeSync(shimFd);
     if (uid !== undefined) await chownTree(dir, callerUid, callerGid);
     if (pooled && uid !== undefined) uidsInUse.delete(uid);
   }
@@ -488,6 +527,8 @@ interface ExecOptions {
   uid: number | undefined;
   dirFd: number;
   helperFd: number;
+  shimFd: number | undefined;
+  onInputWait: 'eof' | 'stop';
   limits: SandboxLimits;
   stdin: string | Uint8Array | undefined;
   signal: AbortSignal | undefined;
@@ -498,7 +539,7 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
   return new Promise<SandboxResult>((resolve, reject) => {
     const child = spawn(bwrap, args, {
       env: {},
-      stdio: ['pipe', 'pipe', 'pipe', o.dirFd, o.helperFd, 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', o.dirFd, o.helperFd, 'pipe', 'pipe', ...(o.shimFd !== undefined ? [o.shimFd] : [])],
       ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
     });
 
@@ -548,6 +589,7 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
     const statusStream = extraStdio[5];
     statusStream?.on('data', (c: Buffer) => {
       if (statusText.length < 256) statusText += c.toString('latin1');
+      if (o.onInputWait === 'stop' && /^W \d+ \d+\n/.test(statusText)) kill({ kind: 'input' });
     });
     statusStream?.on('error', () => undefined);
 
@@ -609,7 +651,12 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
         const stderr = getStderr();
         const wallMs = Math.round(performance.now() - o.t0);
         const status = parseStatus(statusText);
-        const base = { stdout, stderr, wallMs, ...(status?.cpuMs !== undefined ? { cpuMs: status.cpuMs } : {}) };
+        const wait = parseInputWait(statusText);
+        const base = {
+          stdout, stderr, wallMs,
+          ...(status?.cpuMs !== undefined ? { cpuMs: status.cpuMs } : {}),
+          ...(wait ? { inputWait: wait } : {}),
+        };
 
         if (killReason) {
           const outcome: SandboxOutcome =
@@ -617,7 +664,9 @@ function execute(bwrap: string, args: string[], o: ExecOptions): Promise<Sandbox
               ? { kind: 'aborted' }
               : killReason.kind === 'wall'
                 ? { kind: 'timeout', limit: 'wall' }
-                : { kind: 'output-too-large', stream: killReason.stream };
+                : killReason.kind === 'input'
+                  ? { kind: 'waiting-for-input' }
+                  : { kind: 'output-too-large', stream: killReason.stream };
           resolve({ outcome, ...base });
           return;
         }
@@ -637,8 +686,19 @@ interface Status {
   cpuMs: number;
 }
 
+/** The supervisor's "W <bytes read> <stdout bytes>" line, sent when the program waited for input. */
+function parseInputWait(text: string): { consumed: number; stdoutBytes: number } | undefined {
+  const m = /^W (\d+) (\d+)\n/.exec(text);
+  return m ? { consumed: Number(m[1]), stdoutBytes: Number(m[2]) } : undefined;
+}
+
+function stepText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`sandbox: clockStep.wallSeconds must be positive, got ${seconds}`);
+  return String(Math.round(seconds * 1e6) / 1e6);
+}
+
 function parseStatus(text: string): Status | undefined {
-  const m = /^([XSE]) (\d+) (\d+)\n/.exec(text);
+  const m = /^(?:W \d+ \d+\n)?([XSE]) (\d+) (\d+)\n/.exec(text);
   if (!m) return undefined;
   return { kind: m[1] as Status['kind'], value: Number(m[2]), cpuMs: Number(m[3]) };
 }

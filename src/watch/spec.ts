@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
+import { DEFAULT_CASES } from '../../tasks/files.js';
 
 type Matcher = (p: string) => boolean;
 
@@ -118,12 +119,26 @@ function stemGlob(glob: string): string {
   return g.slice(0, slash + 1) + (last || '*');
 }
 
+/**
+ * The files beside each matched file that belong to its item: the sidecars, and for the `files`
+ * kind its test cases (`{stem}.stdin.txt`, every file of `{stem}.inputs/`) unless `cases: false`.
+ */
+function sidecarPatterns(t: TargetDef): string[] {
+  const params = t.params as { sidecars?: unknown; cases?: unknown };
+  const out = params.sidecars && typeof params.sidecars === 'object' ? Object.values(params.sidecars as Record<string, unknown>).filter((s): s is string => typeof s === 'string') : [];
+  if (t.kindName !== 'files' || params.cases === false) return out;
+  const c = params.cases && typeof params.cases === 'object' ? (params.cases as { file?: unknown; dir?: unknown }) : DEFAULT_CASES;
+  if (typeof c.file === 'string') out.push(c.file);
+  if (typeof c.dir === 'string') out.push(`${c.dir}/*`);
+  return out;
+}
+
 function sourceGroup(t: TargetDef, root: string): SourceGroup | undefined {
   const params = t.params as { glob?: unknown; exclude?: unknown; sidecars?: unknown };
   const globList = typeof params.glob === 'string' ? [params.glob] : Array.isArray(params.glob) ? params.glob.filter((g): g is string => typeof g === 'string') : undefined;
   if (!globList) return undefined;
   const exclude = Array.isArray(params.exclude) ? params.exclude.filter((g): g is string => typeof g === 'string') : [];
-  const sidecars = params.sidecars && typeof params.sidecars === 'object' ? Object.values(params.sidecars as Record<string, unknown>).filter((s): s is string => typeof s === 'string') : [];
+  const sidecars = sidecarPatterns(t);
   const ignorePatterns: string[] = [];
   for (const e of exclude) if (e && (e[0] !== '!' || e[1] === '(')) ignorePatterns.push(normalizeGlob(e, root));
   const globs: SourceGroup['globs'] = [];
@@ -166,10 +181,10 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
       continue;
     }
     groups.push(g);
-    keyParts.push([t.name, t.params.glob, t.params.exclude ?? null, t.params.sidecars ?? null]);
+    keyParts.push([t.name, t.params.glob, t.params.exclude ?? null, t.params.sidecars ?? null, t.params.cases ?? null]);
     const params = t.params as { glob?: string | string[]; exclude?: string[]; sidecars?: Record<string, string> };
     described.push(...(Array.isArray(params.glob) ? params.glob : [params.glob ?? '']));
-    for (const s of Object.values(params.sidecars ?? {})) for (const g2 of g.globs) described.push(s.replace('{stem}', stemGlob(g2.glob)));
+    for (const s of sidecarPatterns(t)) for (const g2 of g.globs) described.push(s.replace('{stem}', stemGlob(g2.glob)));
   }
   // The engine writes these; a glob reaching into them would make the build trigger itself.
   const generated: string[] = ['cache/**', `${p.settings.buildDir}/**`];
