@@ -13,7 +13,7 @@
  */
 import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { hashJson } from '../src/hash.js';
-import { allFilters, cleanAsm, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
+import { allFilters, cleanAsm, FILTERS, FILTERS_V1, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { compileToAsm } from './lib/gxx.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
@@ -58,6 +58,20 @@ export function programUsesExceptions(src: string): boolean {
   return /\b(try|catch|throw)\b|\b__cpp_exceptions\b|\b__EXCEPTIONS\b/.test(code);
 }
 
+/**
+ * True if the program catches an exception itself. One that only throws (or whose library calls
+ * throw) ends in `terminate` with or without unwind tables — no frame of its own would catch —
+ * so its `.cfi_*` can go; validation checks the result behaves the same either way.
+ */
+export function programCatches(src: string): boolean {
+  const code = src
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ')
+    .replace(/"(?:\\.|[^"\\\n])*"/g, '""')
+    .replace(/'(?:\\.|[^'\\\n])*'/g, "''");
+  return /\b(try|catch)\b|\b__cpp_exceptions\b|\b__EXCEPTIONS\b|\bset_terminate\b|\bexception_ptr\b|\bcurrent_exception\b/.test(code);
+}
+
 /** A program is text: valid UTF-8 without NUL bytes. */
 export function textProblem(bytes: Buffer): string | undefined {
   if (bytes.includes(0)) return 'contains NUL bytes: a binary file, not C++ source';
@@ -96,7 +110,7 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
 
 export const compileKind: MapKind = {
   name: 'compile',
-  version: '2',
+  version: '3',
   mode: 'map',
   pool: 'cpu',
   description: 'C++ → assembly with g++ -S (fixed file name, precompiled headers, optional cleaning).',
@@ -126,7 +140,9 @@ export const compileKind: MapKind = {
     },
   },
   reads: { from: ['src'] },
-  outputs: () => [{ name: 's', ext: '.s' }],
+  // `safe`: when the newer filters (rename, directives, cfi for programs that catch nothing) are
+  // on, the file cleaned with the older ones only — validate's fallback before the raw file.
+  outputs: () => [{ name: 's', ext: '.s' }, { name: 'safe', ext: '.safe.s' }],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
     warmTokenCounter();
@@ -153,18 +169,27 @@ export const compileKind: MapKind = {
     const clean = normaliseClean(p.clean);
     let asm = r.asm;
     const meta: JsonObject = { pch: pchDir ? (pchHeaderFor(src) ?? null) : null };
+    let safe: string | undefined;
     if (clean.filters.length) {
-      const noExceptions = !programUsesExceptions(src);
-      const opts: CleanOptions = { noExceptions };
-      const all = allFilters(noExceptions);
-      for (const f of FILTERS) opts[f] = clean.filters.includes(f) && !!all[f];
-      const c = cleanAsm(asm, opts);
+      const run = (filters: readonly Filter[], noExceptions: boolean) => {
+        const opts: CleanOptions = { noExceptions };
+        const all = allFilters(noExceptions);
+        for (const f of FILTERS) opts[f] = filters.includes(f) && !!all[f];
+        return cleanAsm(r.asm, opts);
+      };
+      const c = run(clean.filters, !programCatches(src));
+      const v1 = clean.filters.filter((f) => FILTERS_V1.includes(f));
+      const conservative = run(v1, !programUsesExceptions(src));
       asm = c.asm;
+      if (conservative.asm !== c.asm) safe = conservative.asm;
       meta.removedLines = Object.values(c.removed).reduce((a, b) => a + b, 0);
+      if (c.renamed) meta.renamed = c.renamed;
+      meta.filters = FILTERS.filter((f) => c.removed[f] > 0 || (f === 'rename' && c.renamed > 0)).join(',');
       if (Object.keys(c.refused).length) meta.refused = Object.keys(c.refused).join(',');
     }
     else meta.compiledAs = compiledAs(ctx.identity.toolchain, flags, from.files.src.hash);
     meta.tokens = await countTokensAsync(asm);
-    return { status: 'ok', files: { s: asm }, meta };
+    if (safe !== undefined) meta.tokensSafe = await countTokensAsync(safe);
+    return { status: 'ok', files: safe === undefined ? { s: asm } : { s: asm, safe }, meta };
   },
 };
