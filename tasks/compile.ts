@@ -16,6 +16,8 @@ import { hashJson } from '../src/hash.js';
 import { allFilters, cleanAsm, FILTERS, FILTERS_V1, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { compileToAsm } from './lib/gxx.js';
+import { limitsFor } from '../src/llm/model-limits.js';
+import { tokenCounter } from './lib/model-tokens.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
 import { loadToolchain, toolchainIdentity, type Toolchain } from './lib/toolchain.js';
 
@@ -25,6 +27,7 @@ export interface CompileParams {
   flags?: string[];
   pch?: boolean;
   clean?: boolean | { flags?: boolean; filters?: boolean | Filter[] };
+  unlessFits?: string;
 }
 
 export const OPT_LEVELS = ['O0', 'O1', 'O2', 'O3', 'Os', 'Og'];
@@ -108,6 +111,24 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
   return art.meta.failed ? undefined : art.dir;
 }
 
+/**
+ * When the preferred variant surely fits the model's limits, why this fallback is not needed
+ * (else undefined: build it). Surely: the answer (C++ and assembly, counted with the model's
+ * tokenizer) is under the output limit and, with 2,048 tokens left for the system message, the
+ * request and the chat template, under the training limit. The dataset decides exactly; in
+ * doubt the fallback is built.
+ */
+async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][string], src: string, model: string): Promise<string | undefined> {
+  if (preferred.status !== 'ok' || !preferred.files.s) return undefined;
+  const limits = limitsFor(model);
+  const count = await tokenCounter(limits.tokenizer);
+  const answer = count(src) + count((await ctx.read(preferred.files.s)).toString('utf8')) + 32;
+  if (limits.outputTokens !== null && answer > limits.outputTokens) return undefined;
+  if (answer + 2048 > limits.trainingTokens) return undefined;
+  const name = `${String(preferred.meta.opt ?? 'preferred')}${preferred.meta.variant === 'clean' ? '-clean' : ''}`;
+  return `${name} fits ${model} (answer ≈ ${answer} tokens)`;
+}
+
 export const compileKind: MapKind = {
   name: 'compile',
   version: '3',
@@ -120,6 +141,10 @@ export const compileKind: MapKind = {
     properties: {
       ...toolchainParamsSchema,
       pch: { type: 'boolean', description: 'Use precompiled headers when they apply (default true).' },
+      unlessFits: {
+        type: 'string',
+        description: 'A fallback variant: with `with: {preferred: <validated target>}`, build only for programs whose preferred variant may not fit this model\'s limits (src/llm/model-limits.ts); the others are rejected `not-needed` at no cost.',
+      },
       clean: {
         description: 'Cut noise: true for all flags and filters, or pick.',
         oneOf: [
@@ -139,7 +164,7 @@ export const compileKind: MapKind = {
       },
     },
   },
-  reads: { from: ['src'] },
+  reads: { from: ['src'], preferred: ['s'] },
   // `safe`: when the newer filters (rename, directives, cfi for programs that catch nothing) are
   // on, the file cleaned with the older ones only — validate's fallback before the raw file.
   outputs: () => [{ name: 's', ext: '.s' }, { name: 'safe', ext: '.safe.s' }],
@@ -159,6 +184,10 @@ export const compileKind: MapKind = {
     const problem = textProblem(bytes);
     if (problem) return { status: 'rejected', reason: 'not-text', message: `${input.item.key} ${problem}` };
     const src = bytes.toString('utf8');
+    if (p.unlessFits && input.inputs.preferred) {
+      const fits = await preferredFits(ctx, input.inputs.preferred, src, p.unlessFits);
+      if (fits) return { status: 'rejected', reason: 'not-needed', message: fits };
+    }
     const tc = await toolchainFor(ctx);
     const flags = compileFlags(tc, p);
     const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
