@@ -166,8 +166,10 @@ export const datasetKind: ReduceKind = {
         groups.set(v.key, g);
       }
     });
+    // An input's optimisation level, from any item of it that validated (a rejected one carries none).
+    const inputOpt = fromNames.map((n) => (input.inputs[n] ?? []).map((v) => v.meta.opt).find((o): o is string => typeof o === 'string'));
     const variantName = (v: ItemView, i: number): string => {
-      const opt = typeof v.meta.opt === 'string' ? v.meta.opt : fromNames.length > 1 ? `from${i}` : 'O0';
+      const opt = typeof v.meta.opt === 'string' ? v.meta.opt : inputOpt[i] ?? (fromNames.length > 1 ? `from${i}` : 'O0');
       return v.status === 'ok' && v.meta.variant === 'clean' ? `${opt}-clean` : opt;
     };
     const rank = (name: string, i: number): number => {
@@ -185,7 +187,7 @@ export const datasetKind: ReduceKind = {
       const verdict = okOnes.length ? String(okOnes[0]!.view.meta.verdict ?? 'ok') : first.status === 'ok' ? String(first.meta.verdict ?? 'ok') : (first.reason ?? 'rejected');
       verdicts[verdict] = (verdicts[verdict] ?? 0) + 1;
       for (const g of named) {
-        if (g.view.status !== 'ok') others[g.name] = g.view.reason === 'not-needed' ? `not built: ${g.view.message ?? 'the preferred variant fits'}` : `rejected: ${g.view.reason ?? 'rejected'}`;
+        if (g.view.status !== 'ok') others[g.name] = g.view.reason === 'not-needed' ? `not built: ${g.view.message && !/was rejected: not-needed$/.test(g.view.message) ? g.view.message : 'a preferred variant fits the model (not-needed)'}` : `rejected: ${g.view.reason ?? 'rejected'}`;
         else if (!include.has(String(g.view.meta.verdict ?? 'ok'))) others[g.name] = `verdict ${String(g.view.meta.verdict)} not included`;
         else if (rank(g.name, g.input) === Number.POSITIVE_INFINITY) others[g.name] = 'not in the policy';
       }
