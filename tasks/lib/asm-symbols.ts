@@ -13,7 +13,9 @@
  * - `directives`: what an executable does not need: `.type … @function|@object` and `.size`
  *   (symbol-table metadata) and COMDAT section switches, which become the plain section they
  *   name (`.text`, `.section .rodata`, …): COMDAT groups only matter when several objects are
- *   linked. Any other `.type` (ifunc, gnu_unique_object of a symbol that keeps its name) stays.
+ *   linked; then a switch to the section the file is already in goes. Any other `.type` (ifunc,
+ *   gnu_unique_object of a symbol that keeps its name) stays, and so does every `.align` (member
+ *   functions must sit at even addresses: the Itanium ABI's pointers to members use the low bit).
  *
  * Both only produce candidates: `validate` keeps a file cleaned with them only if it assembles,
  * links and behaves exactly like the C++, and otherwise falls back (and says so).
@@ -138,5 +140,21 @@ export function dropDirectives(lines: string[]): { lines: string[]; removed: num
     }
     out.push(l);
   }
-  return { lines: out, removed };
+  // A switch to the section the file is already in (after COMDAT switches became plain ones).
+  const final: string[] = [];
+  let current: string | undefined;
+  for (const l of out) {
+    const t = l.trim();
+    const m = /^\.(text|data|bss)\s*$/.exec(t) ?? /^\.section\s+(.+)$/.exec(t);
+    if (m) {
+      const name = m[1]!.replace(/\s+/g, '');
+      if (name === current) {
+        removed++;
+        continue;
+      }
+      current = name;
+    } else if (/^\.(pushsection|popsection|previous|subsection)\b/.test(t)) current = undefined;
+    final.push(l);
+  }
+  return { lines: final, removed };
 }
