@@ -872,10 +872,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     await section('yield', async () => {
       const corpora = (process.env.BENCH_CORPUS ?? path.join(REPO, 'sources')).split(',').filter(Boolean);
-      const sample = process.env.BENCH_CORPUS_SAMPLE ? Number(process.env.BENCH_CORPUS_SAMPLE) : cfg.mode === 'quick' ? 10 : undefined;
+      const sample = process.env.BENCH_CORPUS_SAMPLE ? Number(process.env.BENCH_CORPUS_SAMPLE) : cfg.mode === 'quick' ? 3 : undefined;
       const measured: YieldCorpus[] = [];
       for (const c of corpora) measured.push(await measureYield(REPO, CLI, work, c, cfg.jobs, sample));
-      return { title: SECTION_TITLES.yield, status: 'measured', corpora: measured, note: sample ? `At most ${sample} programs per corpus (BENCH_CORPUS_SAMPLE).` : undefined };
+      const when = `Measured ${new Date().toISOString().slice(0, 16)}Z, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} at the end.`;
+      const before = '"before" is the pipeline as it was (-O0 only, the older cleaning filters, no header inlining, no output limit), run by this code over the same cache; "after" is the default pipeline.yaml.';
+      return { title: SECTION_TITLES.yield, status: 'measured', corpora: measured, note: `${sample ? `At most ${sample} programs per corpus (BENCH_CORPUS_SAMPLE), every k-th by path. ` : ''}${before} ${when}` };
     });
     // Watch mode is the newest piece: if it did not work at first, try once more at the end.
     if (watchFirst && watchFirst.status !== 'measured') {
