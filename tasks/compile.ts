@@ -8,8 +8,10 @@
  *
  * `clean` cuts tokens: first the toolchain's cleanFlags (-fno-asynchronous-unwind-tables,
  * -fcf-protection=none, -fno-ident), then text filters. `.cfi_*` lines are only stripped from
- * programs that throw and catch nothing themselves. A cleaned file is only a candidate: the
- * `validate` kind accepts it only if it passes, and otherwise keeps the raw one.
+ * programs that catch nothing themselves. A cleaned file is only a candidate: the `validate` kind
+ * accepts it only if it passes, else the `safe` one (older filters only), else the raw one.
+ * With `unlessFits` (a fallback variant) it first checks whether the preferred variant surely
+ * fits the model and, if so, is `not-needed` (docs/variants.md).
  */
 import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { hashJson } from '../src/hash.js';

@@ -3,7 +3,10 @@
  * (system, user = the request, assistant = the answer template), split into train.jsonl and
  * valid.jsonl deterministically by content hash, de-duplicated, token-counted with the
  * target model's tokenizer, with examples over the per-example limit excluded (OpenAI would
- * silently truncate them — how the seed lost examples). Writes a report of it all.
+ * silently truncate them — how the seed lost examples) and those whose answer is over the model's
+ * output limit too (`answer-too-long`). When `from` lists several validated targets (variants:
+ * -O0, -Os, …) the `policy` picks one per program; the report says which and why not the others.
+ * Writes a report of it all (docs/variants.md).
  */
 import { createHash } from 'node:crypto';
 import type { ItemView, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
