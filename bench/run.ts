@@ -23,6 +23,7 @@ import { FileHasher } from '../src/store/file-hasher.js';
 import { sha256 } from '../src/hash.js';
 import { generatePrograms, generateSmallFiles, HEADERS, type Program } from './gen-programs.js';
 import { sandboxOverheadSection } from './sandbox-overhead.js';
+import { measureYield, renderYield, type YieldCorpus } from './yield.js';
 import { copyMakefile, copyNinja, copyPipeline, CXXFLAGS, writeCxxPeer, writeCxxProject } from './peers.js';
 import {
   fmtMs, fmtRatio, fmtStat, HAVE_GNU_TIME, lastEvent, log, machineInfo, percentile, stat, timed,
@@ -117,6 +118,7 @@ export const SECTION_TITLES: Record<string, string> = {
   rss: '7. Peak RSS',
   hash: '8. Hashing throughput',
   sandbox: '9. Sandbox overhead per program run',
+  yield: '10. Yield: programs → validated → examples, before and after variants, model limits and cleaning',
 };
 
 type Section = { title: string; status: string; [k: string]: unknown };
@@ -621,6 +623,10 @@ function renderSection(key: string, s: Section): string {
         ['sandboxed at a fake clock (libfaketime)', fmtStat(a.wallMs.sandboxedFaketime), fmtMs(a.overheadMs.faketime)],
       ]), '');
       break;
+    case 'yield':
+      out.push(...renderYield(a.corpora as YieldCorpus[]));
+      if (a.note) out.push(String(a.note), '');
+      break;
     case 'workloads':
       out.push(table([
         ['workload', 'items', 'details'],
@@ -771,6 +777,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` first`);
   const t0 = performance.now();
   const results: Results = { machine: machineInfo(), config: cfg, startedAt: new Date().toISOString(), sections: {} };
+  // With --only, the sections not selected keep what the last run measured (they are not lost).
+  if (only && existsSync(path.join(out, 'results.json'))) {
+    const prev = JSON.parse(await fsp.readFile(path.join(out, 'results.json'), 'utf8')) as Results;
+    for (const [k, v] of Object.entries(prev.sections ?? {})) if (!only.has(k)) results.sections[k] = v;
+  }
   log(`mode ${cfg.mode}, scale ${cfg.scale}, ${cfg.jobs} CPUs, load ${results.machine.loadAvgStart.join(' ')}`);
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'asmgraph-bench-'));
   log(`work dir ${work}`);
@@ -871,6 +882,15 @@ export async function main(argv: string[]): Promise<number> {
       if (want('coldLarge')) results.sections.coldLarge = { title: SECTION_TITLES.coldLarge, status: `skipped: ${cfg.mode} mode (no large project)` };
       await section('restore', () => restoreSection(small!, cfg.runs));
     }
+    await section('yield', async () => {
+      const corpora = (process.env.BENCH_CORPUS ?? path.join(REPO, 'sources')).split(',').filter(Boolean);
+      const sample = process.env.BENCH_CORPUS_SAMPLE ? Number(process.env.BENCH_CORPUS_SAMPLE) : cfg.mode === 'quick' ? 3 : undefined;
+      const measured: YieldCorpus[] = [];
+      for (const c of corpora) measured.push(await measureYield(REPO, CLI, work, c, cfg.jobs, sample));
+      const when = `Measured ${new Date().toISOString().slice(0, 16)}Z, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} at the end.`;
+      const before = '"before" is the pipeline as it was (-O0 only, the older cleaning filters, no header inlining, no output limit), run by this code over the same cache; "after" is the default pipeline.yaml.';
+      return { title: SECTION_TITLES.yield, status: 'measured', corpora: measured, note: `${sample ? `At most ${sample} programs per corpus (BENCH_CORPUS_SAMPLE), every k-th by path. ` : ''}${before} ${when}` };
+    });
     // Watch mode is the newest piece: if it did not work at first, try once more at the end.
     if (watchFirst && watchFirst.status !== 'measured') {
       log('watch: retrying at the end');

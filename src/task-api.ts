@@ -240,6 +240,8 @@ export interface ScannedItem {
   message?: string;
   /** Output name → project-relative path of the file. */
   paths: Record<string, string>;
+  /** Output name → text the scan made (e.g. a program with its local headers inlined). */
+  contents?: Record<string, string>;
 }
 
 export interface ScanResult {

@@ -8,14 +8,18 @@
  *
  * `clean` cuts tokens: first the toolchain's cleanFlags (-fno-asynchronous-unwind-tables,
  * -fcf-protection=none, -fno-ident), then text filters. `.cfi_*` lines are only stripped from
- * programs that throw and catch nothing themselves. A cleaned file is only a candidate: the
- * `validate` kind accepts it only if it passes, and otherwise keeps the raw one.
+ * programs that catch nothing themselves. A cleaned file is only a candidate: the `validate` kind
+ * accepts it only if it passes, else the `safe` one (older filters only), else the raw one.
+ * With `unlessFits` (a fallback variant) it first checks whether the preferred variant surely
+ * fits the model and, if so, is `not-needed` (docs/variants.md).
  */
 import type { Json, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { hashJson } from '../src/hash.js';
-import { allFilters, cleanAsm, FILTERS, type CleanOptions, type Filter } from './lib/asm-clean.js';
+import { allFilters, cleanAsm, FILTERS, FILTERS_V1, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { compileArgv, compileToAsm } from './lib/gxx.js';
+import { limitsFor } from '../src/llm/model-limits.js';
+import { tokenCounter } from './lib/model-tokens.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './lib/pch.js';
 import { loadToolchain, toolchainIdentity, type Toolchain } from './lib/toolchain.js';
 
@@ -25,6 +29,7 @@ export interface CompileParams {
   flags?: string[];
   pch?: boolean;
   clean?: boolean | { flags?: boolean; filters?: boolean | Filter[] };
+  unlessFits?: string;
 }
 
 export const OPT_LEVELS = ['O0', 'O1', 'O2', 'O3', 'Os', 'Og'];
@@ -56,6 +61,20 @@ export function programUsesExceptions(src: string): boolean {
     .replace(/"(?:\\.|[^"\\\n])*"/g, '""')
     .replace(/'(?:\\.|[^'\\\n])*'/g, "''");
   return /\b(try|catch|throw)\b|\b__cpp_exceptions\b|\b__EXCEPTIONS\b/.test(code);
+}
+
+/**
+ * True if the program catches an exception itself. One that only throws (or whose library calls
+ * throw) ends in `terminate` with or without unwind tables — no frame of its own would catch —
+ * so its `.cfi_*` can go; validation checks the result behaves the same either way.
+ */
+export function programCatches(src: string): boolean {
+  const code = src
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ')
+    .replace(/"(?:\\.|[^"\\\n])*"/g, '""')
+    .replace(/'(?:\\.|[^'\\\n])*'/g, "''");
+  return /\b(try|catch)\b|\b__cpp_exceptions\b|\b__EXCEPTIONS\b|\bset_terminate\b|\bexception_ptr\b|\bcurrent_exception\b/.test(code);
 }
 
 /** A program is text: valid UTF-8 without NUL bytes. */
@@ -94,9 +113,27 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
   return art.meta.failed ? undefined : art.dir;
 }
 
+/**
+ * When the preferred variant surely fits the model's limits, why this fallback is not needed
+ * (else undefined: build it). Surely: the answer (C++ and assembly, counted with the model's
+ * tokenizer) is under the output limit and, with 2,048 tokens left for the system message, the
+ * request and the chat template, under the training limit. The dataset decides exactly; in
+ * doubt the fallback is built.
+ */
+async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][string], src: string, model: string): Promise<string | undefined> {
+  if (preferred.status !== 'ok' || !preferred.files.s) return undefined;
+  const limits = limitsFor(model);
+  const count = await tokenCounter(limits.tokenizer);
+  const answer = count(src) + count((await ctx.read(preferred.files.s)).toString('utf8')) + 32;
+  if (limits.outputTokens !== null && answer > limits.outputTokens) return undefined;
+  if (answer + 2048 > limits.trainingTokens) return undefined;
+  const name = `${String(preferred.meta.opt ?? 'preferred')}${preferred.meta.variant === 'clean' ? '-clean' : ''}`;
+  return `${name} fits ${model} (answer ≈ ${answer} tokens)`;
+}
+
 export const compileKind: MapKind = {
   name: 'compile',
-  version: '2',
+  version: '3',
   mode: 'map',
   pool: 'cpu',
   description: 'C++ → assembly with g++ -S (fixed file name, precompiled headers, optional cleaning).',
@@ -106,6 +143,10 @@ export const compileKind: MapKind = {
     properties: {
       ...toolchainParamsSchema,
       pch: { type: 'boolean', description: 'Use precompiled headers when they apply (default true).' },
+      unlessFits: {
+        type: 'string',
+        description: 'A fallback variant: with `with: {preferred: <validated target>}`, build only for programs whose preferred variant may not fit this model\'s limits (src/llm/model-limits.ts); the others are rejected `not-needed` at no cost.',
+      },
       clean: {
         description: 'Cut noise: true for all flags and filters, or pick.',
         oneOf: [
@@ -125,9 +166,11 @@ export const compileKind: MapKind = {
       },
     },
   },
-  reads: { from: ['src'] },
+  reads: { from: ['src'], preferred: ['s'] },
   messagePaths: { 'prog.cpp': 'src' },
-  outputs: () => [{ name: 's', ext: '.s' }],
+  // `safe`: when the newer filters (rename, directives, cfi for programs that catch nothing) are
+  // on, the file cleaned with the older ones only — validate's fallback before the raw file.
+  outputs: () => [{ name: 's', ext: '.s' }, { name: 'safe', ext: '.safe.s' }],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
     warmTokenCounter();
@@ -144,6 +187,10 @@ export const compileKind: MapKind = {
     const problem = textProblem(bytes);
     if (problem) return { status: 'rejected', reason: 'not-text', message: `${input.item.key} ${problem}` };
     const src = bytes.toString('utf8');
+    if (p.unlessFits && input.inputs.preferred) {
+      const fits = await preferredFits(ctx, input.inputs.preferred, src, p.unlessFits);
+      if (fits) return { status: 'rejected', reason: 'not-needed', message: fits };
+    }
     const tc = await toolchainFor(ctx);
     const flags = compileFlags(tc, p);
     const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
@@ -155,18 +202,27 @@ export const compileKind: MapKind = {
     const clean = normaliseClean(p.clean);
     let asm = r.asm;
     const meta: JsonObject = { pch: pchDir ? (pchHeaderFor(src) ?? null) : null };
+    let safe: string | undefined;
     if (clean.filters.length) {
-      const noExceptions = !programUsesExceptions(src);
-      const opts: CleanOptions = { noExceptions };
-      const all = allFilters(noExceptions);
-      for (const f of FILTERS) opts[f] = clean.filters.includes(f) && !!all[f];
-      const c = cleanAsm(asm, opts);
+      const run = (filters: readonly Filter[], noExceptions: boolean) => {
+        const opts: CleanOptions = { noExceptions };
+        const all = allFilters(noExceptions);
+        for (const f of FILTERS) opts[f] = filters.includes(f) && !!all[f];
+        return cleanAsm(r.asm, opts);
+      };
+      const c = run(clean.filters, !programCatches(src));
+      const v1 = clean.filters.filter((f) => FILTERS_V1.includes(f));
+      const conservative = run(v1, !programUsesExceptions(src));
       asm = c.asm;
+      if (conservative.asm !== c.asm) safe = conservative.asm;
       meta.removedLines = Object.values(c.removed).reduce((a, b) => a + b, 0);
+      if (c.renamed) meta.renamed = c.renamed;
+      meta.filters = FILTERS.filter((f) => c.removed[f] > 0 || (f === 'rename' && c.renamed > 0)).join(',');
       if (Object.keys(c.refused).length) meta.refused = Object.keys(c.refused).join(',');
     }
     else meta.compiledAs = compiledAs(ctx.identity.toolchain, flags, from.files.src.hash);
     meta.tokens = await countTokensAsync(asm);
-    return { status: 'ok', files: { s: asm }, meta };
+    if (safe !== undefined) meta.tokensSafe = await countTokensAsync(safe);
+    return { status: 'ok', files: safe === undefined ? { s: asm } : { s: asm, safe }, meta };
   },
 };

@@ -3,12 +3,17 @@
  * (system, user = the request, assistant = the answer template), split into train.jsonl and
  * valid.jsonl deterministically by content hash, de-duplicated, token-counted with the
  * target model's tokenizer, with examples over the per-example limit excluded (OpenAI would
- * silently truncate them — how the seed lost examples). Writes a report of it all.
+ * silently truncate them — how the seed lost examples) and those whose answer is over the model's
+ * output limit too (`answer-too-long`). When `from` lists several validated targets (variants:
+ * -O0, -Os, …) the `policy` picks one per program; the report says which and why not the others.
+ * Writes a report of it all (docs/variants.md).
  */
 import { createHash } from 'node:crypto';
 import type { ItemView, Json, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
+import { limitsFor } from '../src/llm/model-limits.js';
+import { chatOverhead, tokenCounter } from './lib/model-tokens.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
@@ -20,15 +25,6 @@ export const SEED_SYSTEM = [
 export const CPP_INTRO = "Sure! But let's first write C++ code which works like that:";
 export const ASM_INTRO = "Now, let's write the Assembler code:";
 
-/** Per-example training limits (tokens); longer examples are truncated by OpenAI. */
-const EXAMPLE_LIMITS: Record<string, number> = {
-  'gpt-4o-mini-2024-07-18': 65_536,
-  'gpt-4o-2024-08-06': 65_536,
-  'gpt-3.5-turbo-0125': 16_385,
-  'gpt-3.5-turbo-1106': 16_385,
-  'gpt-3.5-turbo-0613': 4_096,
-};
-
 interface DatasetParams {
   system?: string;
   toolchain?: string;
@@ -37,8 +33,20 @@ interface DatasetParams {
   include?: string[];
   model?: string;
   maxTokensPerExample?: number;
+  maxAnswerTokens?: number;
   epochs?: number;
+  policy?: Policy;
 }
+
+/**
+ * Which variant of a program becomes its example, when `from` lists several validated targets
+ * (e.g. -O0 and -Os). Variant names are `<opt>` plus `-clean` for a cleaned file (`O0-clean`,
+ * `Os`); `prefer` orders them (default: the order of `from`, cleaned before raw). `fit: model`
+ * takes the first that validates and fits both model limits; `fit: none` the first that
+ * validates; `shortest` the validated one with the fewest tokens. `overLimit: keep` keeps an
+ * example over a limit (flagged in the report) instead of excluding it.
+ */
+export type Policy = 'shortest' | { prefer?: string[]; fit?: 'model' | 'none'; shortest?: boolean; overLimit?: 'exclude' | 'keep' };
 
 interface Example {
   key: string;
@@ -47,6 +55,10 @@ interface Example {
   assistantTokens: number;
   line: string;
   variant?: string;
+  variantName?: string;
+  variantReason?: string;
+  others?: Record<string, string>;
+  flags?: string[];
   asmTokens?: number;
   asmTokensRaw?: number;
   /** The program's test cases as validate ran them (`{name, stdin, expected?}`), for eval. */
@@ -90,11 +102,28 @@ export const datasetKind: ReduceKind = {
       validFraction: { type: 'number', minimum: 0, maximum: 0.9, description: 'Share of examples in valid.jsonl, chosen by content hash (default 0.1).' },
       include: { type: 'array', items: { type: 'string' }, description: 'Verdicts that reach the dataset (default [ok]).' },
       model: { type: 'string', description: 'Model to fine-tune: tokenizer, per-example limit and price (default gpt-4o-mini-2024-07-18).' },
-      maxTokensPerExample: { type: 'integer', minimum: 1, description: "Override the model's per-example limit." },
+      maxTokensPerExample: { type: 'integer', minimum: 1, description: "Override the model's per-example (training) limit." },
+      maxAnswerTokens: { type: 'integer', minimum: 1, description: "Override the model's output limit for the assistant message." },
+      policy: {
+        description: 'Which variant becomes the example when `from` lists several: `shortest`, or {prefer: [O0-clean, O0, Os-clean], fit: model|none, overLimit: exclude|keep}.',
+        oneOf: [
+          { const: 'shortest' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              prefer: { type: 'array', items: { type: 'string', pattern: '^O[0-3sg](-clean)?$' }, minItems: 1, description: 'Variant names, best first.' },
+              fit: { enum: ['model', 'none'], description: "model (default): the first that validates and fits the model's limits; none: the first that validates." },
+              shortest: { type: 'boolean', description: 'Take the validated variant with the fewest tokens.' },
+              overLimit: { enum: ['exclude', 'keep'], description: 'An example over a limit is excluded (default) or kept and flagged.' },
+            },
+          },
+        ],
+      },
       epochs: { type: 'integer', minimum: 1, maximum: 50, description: 'Epochs for the cost estimate (default 3).' },
     },
   },
-  reads: { from: ['s', 'cases'], source: ['src', 'prompt'], prompt: ['prompt'] },
+  reads: { from: ['s', 'cases'], source: ['src', 'prompt'], prompt: ['prompt'], ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`from${i}`, ['s', 'cases']])) },
   outputs: () => [
     { name: 'train', file: 'train.jsonl' },
     { name: 'valid', file: 'valid.jsonl' },
@@ -112,10 +141,16 @@ export const datasetKind: ReduceKind = {
     const validFraction = p.validFraction ?? 0.1;
     const include = new Set(p.include ?? ['ok']);
     const model = p.model ?? 'gpt-4o-mini-2024-07-18';
-    const limit = p.maxTokensPerExample ?? EXAMPLE_LIMITS[model] ?? 65_536;
+    const limits = limitsFor(model);
+    const limit = p.maxTokensPerExample ?? limits.trainingTokens;
+    const answerLimit = p.maxAnswerTokens ?? limits.outputTokens;
     const epochs = p.epochs ?? 3;
-    // o200k_base is the gpt-4o family's encoding; loaded only when a dataset is built.
-    const { encodeO200k: encode } = await import('./lib/tokens.js');
+    const policy = typeof p.policy === 'string' ? { shortest: true } : (p.policy ?? {});
+    const fit = policy.fit ?? 'model';
+    const keepOver = policy.overLimit === 'keep';
+    const count = await tokenCounter(limits.tokenizer);
+    const overhead = chatOverhead(limits.tokenizer);
+    const encode = (t: string) => ({ length: count(t) });
 
     const byBase = (views: ItemView[] | undefined) => {
       const m = new Map<string, ItemView>();
@@ -137,64 +172,145 @@ export const datasetKind: ReduceKind = {
     let rawAsmTokens = 0;
     let finalAsmTokens = 0;
     const cleanFallbacks: Record<string, number> = {};
+    const variantsTaken: Record<string, number> = {};
+    const flagged: Record<string, string[]> = {};
 
-    for (const item of input.inputs.from ?? []) {
-      const verdict = item.status === 'ok' ? String(item.meta.verdict ?? 'ok') : (item.reason ?? 'rejected');
+    // Every input of `from` (one, or several variant targets) grouped by item key, in input order.
+    const fromNames = Object.keys(input.inputs).filter((n) => n === 'from' || /^from\d+$/.test(n)).sort((x, y) => Number(x.slice(4) || 0) - Number(y.slice(4) || 0));
+    const groups = new Map<string, { view: ItemView; input: number }[]>();
+    fromNames.forEach((n, i) => {
+      for (const v of input.inputs[n] ?? []) {
+        const g = groups.get(v.key) ?? [];
+        g.push({ view: v, input: i });
+        groups.set(v.key, g);
+      }
+    });
+    // An input's optimisation level, from any item of it that validated (a rejected one carries none).
+    const inputOpt = fromNames.map((n) => (input.inputs[n] ?? []).map((v) => v.meta.opt).find((o): o is string => typeof o === 'string'));
+    const variantName = (v: ItemView, i: number): string => {
+      const opt = typeof v.meta.opt === 'string' ? v.meta.opt : inputOpt[i] ?? (fromNames.length > 1 ? `from${i}` : 'O0');
+      return v.status === 'ok' && v.meta.variant === 'clean' ? `${opt}-clean` : opt;
+    };
+    const rank = (name: string, i: number): number => {
+      if (!policy.prefer) return i * 2 + (name.endsWith('-clean') ? 0 : 1);
+      const r = policy.prefer.indexOf(name);
+      return r < 0 ? Number.POSITIVE_INFINITY : r;
+    };
+
+    interface Built { tokens: number; assistantTokens: number; line: string; norm: string; problem?: 'too-long' | 'answer-too-long'; why?: string }
+    for (const [key, group] of [...groups.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+      const others: Record<string, string> = {};
+      const named = group.map((g) => ({ ...g, name: variantName(g.view, g.input) })).sort((x, y) => rank(x.name, x.input) - rank(y.name, y.input));
+      const first = named[0]!.view;
+      const okOnes = named.filter((g) => g.view.status === 'ok' && include.has(String(g.view.meta.verdict ?? 'ok')));
+      const verdict = okOnes.length ? String(okOnes[0]!.view.meta.verdict ?? 'ok') : first.status === 'ok' ? String(first.meta.verdict ?? 'ok') : (first.reason ?? 'rejected');
       verdicts[verdict] = (verdicts[verdict] ?? 0) + 1;
-      programs.set(item.key, programEntry(item, sources.get(item.base), verdict));
-      if (item.status !== 'ok' || !include.has(verdict)) {
-        exclude(`verdict:${verdict}`, item.key);
+      programs.set(key, programEntry(okOnes[0]?.view ?? first, sources.get(first.base), verdict));
+      for (const g of named) {
+        if (g.view.status !== 'ok') others[g.name] = g.view.reason === 'not-needed' ? `not built: ${g.view.message && !/was rejected: not-needed$/.test(g.view.message) ? g.view.message : 'a preferred variant fits the model (not-needed)'}` : `rejected: ${g.view.reason ?? 'rejected'}`;
+        else if (!include.has(String(g.view.meta.verdict ?? 'ok'))) others[g.name] = `verdict ${String(g.view.meta.verdict)} not included`;
+        else if (rank(g.name, g.input) === Number.POSITIVE_INFINITY) others[g.name] = 'not in the policy';
+      }
+      const candidates = okOnes.filter((g) => rank(g.name, g.input) !== Number.POSITIVE_INFINITY);
+      if (!candidates.length) {
+        exclude(`verdict:${verdict}`, key);
         continue;
       }
-      const src = sources.get(item.base);
-      const promptRef = prompts.get(item.base)?.files.prompt ?? src?.files.prompt;
+      const src = sources.get(first.base);
+      const promptRef = prompts.get(first.base)?.files.prompt ?? src?.files.prompt;
       if (!src?.files.src) {
-        exclude('no-source', item.key);
+        exclude('no-source', key);
         continue;
       }
       if (!promptRef) {
-        exclude('no-prompt', item.key);
-        continue;
-      }
-      if (!item.files.s) {
-        exclude('no-assembly', item.key);
+        exclude('no-prompt', key);
         continue;
       }
       const cpp = (await ctx.read(src.files.src)).toString('utf8');
       const prompt = (await ctx.read(promptRef)).toString('utf8').trim();
-      const asm = (await ctx.read(item.files.s)).toString('utf8');
-      const norm = normaliseCpp(cpp);
-      const dedupeKey = `${JSON.stringify(item.vars)}|${norm}`;
-      const first = seen.get(dedupeKey);
-      if (first) {
-        exclude('duplicate', item.key);
-        ctx.log(`${item.key}: duplicate of ${first}`);
+      const fixedTokens = overhead.reply + 3 * overhead.perMessage + encode(system).length + encode(prompt).length;
+      const build = async (v: ItemView): Promise<Built> => {
+        const asm = (await ctx.read(v.files.s!)).toString('utf8');
+        const answer = template === 'asm-only' ? asm.trimEnd() : `${CPP_INTRO}\n${cpp.trimEnd()}\n${ASM_INTRO}\n${asm.trimEnd()}`;
+        const messages = [
+          { role: 'system', content: system },
+          { role: 'user', content: prompt },
+          { role: 'assistant', content: answer },
+        ];
+        const assistantTokens = encode(answer).length;
+        const tokens = fixedTokens + assistantTokens;
+        const b: Built = { tokens, assistantTokens, line: JSON.stringify({ messages }), norm: normaliseCpp(cpp) };
+        if (tokens > limit) Object.assign(b, { problem: 'too-long', why: `${tokens} tokens > ${limit} per training example` });
+        else if (answerLimit !== null && assistantTokens > answerLimit) Object.assign(b, { problem: 'answer-too-long', why: `answer ${assistantTokens} tokens > ${answerLimit} output tokens` });
+        return b;
+      };
+      let chosen: { g: (typeof candidates)[number]; b: Built; reason: string } | undefined;
+      const builtOf = new Map<string, Built>();
+      if (policy.shortest) {
+        for (const g of candidates) {
+          if (!g.view.files.s) continue;
+          builtOf.set(g.name, await build(g.view));
+        }
+        const sorted = candidates.filter((g) => builtOf.has(g.name)).sort((x, y) => builtOf.get(x.name)!.tokens - builtOf.get(y.name)!.tokens);
+        if (sorted[0]) chosen = { g: sorted[0], b: builtOf.get(sorted[0].name)!, reason: `shortest of ${sorted.length} validated variants (${builtOf.get(sorted[0].name)!.tokens} tokens)` };
+        for (const g of sorted.slice(1)) others[g.name] = `longer: ${builtOf.get(g.name)!.tokens} tokens`;
+      } else {
+        for (const g of candidates) {
+          if (!g.view.files.s) {
+            others[g.name] = 'no assembly';
+            continue;
+          }
+          const b = await build(g.view);
+          builtOf.set(g.name, b);
+          if (fit === 'model' && b.problem) {
+            others[g.name] = `${b.problem}: ${b.why}`;
+            continue;
+          }
+          const passed = Object.keys(others).filter((n) => named.findIndex((x) => x.name === n) < named.findIndex((x) => x.name === g.name));
+          chosen = { g, b, reason: passed.length ? `first in the policy that validates${fit === 'model' ? ' and fits' : ''} (before it: ${passed.join(', ')})` : `first in the policy${fit === 'model' ? ', validates and fits' : ', validates'}` };
+          break;
+        }
+        for (const g of candidates) if (chosen && g !== chosen.g && !others[g.name]) others[g.name] = `not needed: ${chosen.g.name} was taken`;
+      }
+      if (!chosen || chosen.b.problem) {
+        // Nothing fits: the preferred variant over the limit is excluded, or kept and flagged.
+        const g = chosen?.g ?? candidates.find((c) => builtOf.has(c.name));
+        if (!g) {
+          exclude('no-assembly', key);
+          continue;
+        }
+        const b = builtOf.get(g.name)!;
+        programs.get(key)!.tokens = b.tokens;
+        if (!keepOver) {
+          exclude(b.problem!, key);
+          ctx.log(`${key}: ${b.why} of ${model} (every variant: ${Object.entries(others).map(([n, w]) => `${n} ${w}`).join('; ')})`);
+          continue;
+        }
+        chosen = { g, b, reason: `kept over the limit (overLimit: keep): ${b.why}` };
+        (flagged[b.problem!] ??= []).push(key);
+      }
+      const { g, b } = chosen;
+      delete others[g.name];
+      const item = g.view;
+      const dedupeKey = `${JSON.stringify(item.vars)}|${b.norm}`;
+      const dup = seen.get(dedupeKey);
+      if (dup) {
+        exclude('duplicate', key);
+        ctx.log(`${key}: duplicate of ${dup}`);
         continue;
       }
-      seen.set(dedupeKey, item.key);
-      const answer = template === 'asm-only' ? asm.trimEnd() : `${CPP_INTRO}\n${cpp.trimEnd()}\n${ASM_INTRO}\n${asm.trimEnd()}`;
-      const messages = [
-        { role: 'system', content: system },
-        { role: 'user', content: prompt },
-        { role: 'assistant', content: answer },
-      ];
-      // Chat overhead as OpenAI counts it: 3 tokens per message and 3 to prime the reply.
-      const assistantTokens = encode(answer).length;
-      const tokens = 3 + messages.reduce((n, m) => n + 3 + (m.content === answer ? assistantTokens : encode(m.content).length), 0);
-      programs.get(item.key)!.tokens = tokens;
-      if (tokens > limit) {
-        exclude('too-long', item.key);
-        ctx.log(`${item.key}: ${tokens} tokens > ${limit} per-example limit of ${model}`);
-        continue;
-      }
+      seen.set(dedupeKey, key);
       if (typeof item.meta.tokensRaw === 'number') rawAsmTokens += item.meta.tokensRaw;
       if (typeof item.meta.tokens === 'number') finalAsmTokens += item.meta.tokens;
       if (typeof item.meta.cleanRejected === 'string') cleanFallbacks[item.meta.cleanRejected] = (cleanFallbacks[item.meta.cleanRejected] ?? 0) + 1;
+      programs.get(key)!.tokens = b.tokens;
       const cases = item.files.cases ? (JSON.parse((await ctx.read(item.files.cases)).toString('utf8')) as { from?: string; cases?: Json }) : undefined;
+      variantsTaken[g.name] = (variantsTaken[g.name] ?? 0) + 1;
       examples.push({
         ...(cases ? { cases: cases.cases ?? [], casesFrom: cases.from ?? 'none' } : {}),
-        key: item.key, split: splitOf(norm, validFraction), tokens, assistantTokens,
-        line: JSON.stringify({ messages }), variant: typeof item.meta.variant === 'string' ? item.meta.variant : undefined,
+        key, split: splitOf(b.norm, validFraction), tokens: b.tokens, assistantTokens: b.assistantTokens,
+        line: b.line, variant: typeof item.meta.variant === 'string' ? item.meta.variant : undefined,
+        variantName: g.name, variantReason: chosen.reason, others, flags: b.problem ? [b.problem] : undefined,
         asmTokens: typeof item.meta.tokens === 'number' ? item.meta.tokens : undefined,
         asmTokensRaw: typeof item.meta.tokensRaw === 'number' ? item.meta.tokensRaw : undefined,
       });
@@ -208,8 +324,12 @@ export const datasetKind: ReduceKind = {
     const problems: string[] = [];
     if (train.length < 10) problems.push(`only ${train.length} training examples: OpenAI requires at least 10`);
     const report = {
-      model, system, template, validFraction, limitPerExample: limit,
-      items: (input.inputs.from ?? []).length,
+      model, system, template, validFraction, limitPerExample: limit, limitPerAnswer: answerLimit,
+      tokenizer: { name: limits.tokenizer, exact: limits.exact, note: limits.note },
+      policy: p.policy ?? null,
+      variants: variantsTaken,
+      overLimitKept: Object.fromEntries(Object.entries(flagged).map(([k, v]) => [k, { count: v.length, items: v }])),
+      items: groups.size,
       verdicts,
       excluded: Object.fromEntries(Object.entries(excluded).map(([k, v]) => [k, { count: v.length, items: v }])),
       examples: { total: examples.length, train: train.length, valid: valid.length },
@@ -232,7 +352,8 @@ export const datasetKind: ReduceKind = {
         return { ...x, included: !!e, split: e?.split ?? null };
       }),
       perExample: examples.map((e) => ({
-        key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variant ?? null,
+        key: e.key, split: e.split, tokens: e.tokens, assistantTokens: e.assistantTokens, variant: e.variantName ?? e.variant ?? null,
+        variantReason: e.variantReason ?? null, notTaken: e.others ?? {}, cleaned: e.variant ?? null, flags: e.flags ?? [],
         assemblyTokens: e.asmTokens ?? null, assemblyTokensRaw: e.asmTokensRaw ?? null,
         ...(e.cases ? { cases: e.cases, casesFrom: e.casesFrom ?? 'none' } : {}),
       })),
@@ -243,6 +364,8 @@ export const datasetKind: ReduceKind = {
       `  tokens per example: min ${report.tokens.min}, median ${report.tokens.median}, max ${report.tokens.max}; train total ${trainTokens}` +
         (rawAsmTokens ? `; assembly ${rawAsmTokens} → ${finalAsmTokens} tokens after cleaning (−${report.tokens.assembly.saved} %)` : ''),
       `  estimated fine-tuning cost: ${cost.usd === null ? 'unknown price' : `$${cost.usd.toFixed(2)}`} (${epochs} epochs × ${trainTokens} tokens${cost.usdPerMillion !== null ? ` × $${cost.usdPerMillion}/1M` : ''}, ${model})`,
+      ...(Object.keys(variantsTaken).length > 1 || fromNames.length > 1 ? [`  variants taken: ${Object.entries(variantsTaken).sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${c}`).join(', ')}`] : []),
+      ...Object.entries(flagged).map(([r, keys]) => `  kept over the limit (${r}): ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...Object.entries(excluded).map(([r, keys]) => `  excluded ${r}: ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...problems.map((x) => `  warning: ${x}`),
     ];

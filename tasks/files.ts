@@ -15,12 +15,13 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { glob } from 'tinyglobby';
 import type { ScannedItem, SourceKind } from '../src/task-api.js';
+import { HEADER_GLOB, hasLocalInclude, inlineLocalHeaders } from './lib/local-headers.js';
 
 const DEFAULT_MAX_BYTES = 1 << 20;
 
 export const filesKind: SourceKind = {
   name: 'files',
-  version: '1',
+  version: '2',
   mode: 'source',
   pool: 'none',
   description: 'Project files matched by globs; one item per file, with optional sidecar files.',
@@ -54,13 +55,17 @@ export const filesKind: SourceKind = {
           },
         ],
       },
+      localHeaders: {
+        type: 'boolean',
+        description: 'Inline the headers a program includes with #include "…" (from its folder), once each, in order: the item\'s main file is then that self-contained text (default true).',
+      },
     },
   },
   outputs: () => [],
   async scan(ctx) {
     const p = ctx.params as {
       glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number;
-      cases?: boolean | { file?: string; dir?: string };
+      cases?: boolean | { file?: string; dir?: string }; localHeaders?: boolean;
     };
     const cases = casePatterns(p.cases);
     const globs = Array.isArray(p.glob) ? p.glob : [p.glob];
@@ -68,6 +73,8 @@ export const filesKind: SourceKind = {
     const maxBytes = p.maxBytes ?? DEFAULT_MAX_BYTES;
     const warnings: string[] = [];
     const items = new Map<string, ScannedItem>();
+    const headerRoots = new Set<string>();
+    const watchHeaders: string[] = [];
     const rootReal = await fsp.realpath(ctx.projectRoot);
     /** Per folder: where it really is, and whether that is inside the project. */
     const dirReal = new Map<string, { real: string; inside: boolean }>();
@@ -78,6 +85,7 @@ export const filesKind: SourceKind = {
       const scanned = picomatch.scan(g);
       // The folder part that has no glob characters: item keys are relative to it.
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);
+      if (p.localHeaders !== false) headerRoots.add(fixed);
       for (const rel of matches) {
         const relFromFixed = !fixed ? rel : rel.startsWith(`${fixed}/`) ? rel.slice(fixed.length + 1) : path.posix.relative(fixed, rel);
         const base = relFromFixed.replace(/\.[^./]+$/, '');
@@ -137,8 +145,28 @@ export const filesKind: SourceKind = {
         items.set(base, { base, status: 'ok', paths });
       }
     }
+    // Programs are read for their local includes only where a header exists at all (below a
+    // glob's folder, or in the folder above it): a corpus without headers costs no reads.
+    if (headerRoots.size) {
+      const pats = [...headerRoots].flatMap((r) => [r ? `${r}/${HEADER_GLOB}` : HEADER_GLOB, ...(r ? [`${path.posix.dirname(r) === '.' ? '' : `${path.posix.dirname(r)}/`}*.{h,hh,hpp,hxx}`] : [])]);
+      const headerFiles = await glob(pats, { cwd: ctx.projectRoot, onlyFiles: true, followSymbolicLinks: true });
+      if (headerFiles.length) {
+        for (const it of items.values()) {
+          const rel = it.paths[mainName];
+          if (it.status !== 'ok' || !rel) continue;
+          const text = await fsp.readFile(path.join(ctx.projectRoot, rel), 'utf8').catch(() => undefined);
+          if (text === undefined || !hasLocalInclude(text)) continue;
+          const r = await inlineLocalHeaders(ctx.projectRoot, rel, text);
+          if (!r.headers.length) continue;
+          delete it.paths[mainName];
+          it.contents = { [mainName]: r.text };
+        }
+        watchHeaders.push(...pats);
+      }
+    }
     const watch = [
       ...globs,
+      ...watchHeaders,
       ...Object.values(p.sidecars ?? {}).map((s) => s.replace('{stem}', '**/*')),
       ...(cases.file ? [cases.file.replace('{stem}', '**/*')] : []),
       ...(cases.dir ? [`${cases.dir.replace('{stem}', '**/*')}/*`] : []),

@@ -109,7 +109,7 @@ export const validateKind: MapKind = {
       nondeterminism: { type: 'boolean', description: 'Detect time- and uninitialised-memory-dependent output (default true).' },
     },
   },
-  reads: { from: ['s'], raw: ['s'], source: ['src', 'stdin', 'cases/*'], inputs: ['cases'] },
+  reads: { from: ['s', 'safe'], raw: ['s'], source: ['src', 'stdin', 'cases/*'], inputs: ['cases'] },
   messagePaths: { 'prog.cpp': 'src' },
   outputs: () => [
     { name: 's', ext: '.s' },
@@ -173,34 +173,43 @@ export const validateKind: MapKind = {
       return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
     };
     const caseMeta: JsonObject = { cases: cases.length, casesFrom: origin };
-    const asm = (await ctx.read(cand.files.s)).toString('utf8');
-    const first = await check(cand.files.s, asm);
     const rawRef = input.inputs.raw?.files.s;
     // compile already counted its output's tokens: reuse them (o200k on 50 KB of assembly is not free).
     const counted = (v: { meta: JsonObject } | undefined, text: () => Promise<string>) =>
       typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokensAsync);
     const exitCode = refs[0]!.exitCode;
-    if (first.verdict === 'ok') {
-      const tokens = await counted(cand, async () => asm);
-      const meta: JsonObject = { verdict: 'ok', variant: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw', tokens, exitCode, ...caseMeta };
-      if (rawRef) meta.tokensRaw = await counted(input.inputs.raw, async () => (await ctx.read(rawRef)).toString('utf8'));
-      return { status: 'ok', files: { s: asm, expected, cases: casesFile }, meta };
-    }
-    if (rawRef && rawRef.hash !== cand.files.s.hash) {
-      const raw = (await ctx.read(rawRef)).toString('utf8');
-      const second = await check(rawRef, raw);
-      if (second.verdict === 'ok') {
-        ctx.log(`cleaned assembly refused (${first.verdict}): ${first.message}`);
-        const rawTokens = await counted(input.inputs.raw, async () => raw);
-        return {
-          status: 'ok',
-          files: { s: raw, expected, cases: casesFile },
-          meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens, exitCode, ...caseMeta },
-        };
+    const opt = p.opt ?? 'O0';
+    // Candidates, best first: the cleaned file, the file cleaned by the older filters only
+    // (compile's `safe`), the raw one. The first that behaves like the C++ is kept.
+    const candidates: { ref: FileRef; what: 'clean' | 'safe' | 'raw' }[] = [{ ref: cand.files.s, what: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw' }];
+    if (cand.files.safe) candidates.push({ ref: cand.files.safe, what: 'safe' });
+    if (rawRef && !candidates.some((c) => c.ref.hash === rawRef.hash)) candidates.push({ ref: rawRef, what: 'raw' });
+    const refused: { what: string; verdict: Verdict; message: string }[] = [];
+    let last: RunVerdict | undefined;
+    for (const c of candidates) {
+      const text = (await ctx.read(c.ref)).toString('utf8');
+      const v = await check(c.ref, text);
+      if (v.verdict !== 'ok') {
+        refused.push({ what: c.what, verdict: v.verdict, message: v.message });
+        last = v;
+        continue;
       }
-      return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected, cases: casesFile }, meta: caseMeta };
+      const tokens = c.what === 'clean' || (c.what === 'raw' && c.ref.hash === cand.files.s.hash)
+        ? await counted(cand, async () => text)
+        : c.what === 'safe' && typeof cand.meta.tokensSafe === 'number' ? cand.meta.tokensSafe
+        : c.what === 'raw' ? await counted(input.inputs.raw, async () => text) : await countTokensAsync(text);
+      const meta: JsonObject = { verdict: 'ok', variant: c.what === 'raw' ? 'raw' : 'clean', opt, tokens, exitCode, ...caseMeta };
+      if (c.what === 'safe') meta.cleanFilters = 'conservative';
+      if (rawRef) meta.tokensRaw = await counted(input.inputs.raw, async () => (await ctx.read(rawRef)).toString('utf8'));
+      if (refused.length) {
+        for (const r of refused) ctx.log(`${r.what === 'clean' ? 'cleaned' : 'conservatively cleaned'} assembly refused (${r.verdict}): ${r.message}`);
+        meta.cleanRejected = refused[0]!.verdict;
+        meta.cleanMessage = firstLines(refused[0]!.message, 3);
+        meta.fellBackTo = c.what;
+      }
+      return { status: 'ok', files: { s: text, expected, cases: casesFile }, meta };
     }
-    return { status: 'rejected', reason: first.verdict, message: first.message, files: { expected, cases: casesFile }, meta: caseMeta };
+    return { status: 'rejected', reason: last!.verdict, message: last!.message, files: { expected, cases: casesFile }, meta: caseMeta };
   },
 };
 

@@ -215,7 +215,7 @@ describe('documented traps', () => {
 
   it('every filter is known', () => {
     expect([...FILTERS].sort()).toEqual(
-      ['appMarkers', 'cfi', 'commentLines', 'fileDirective', 'gnuProperty', 'ident', 'trailingSpace', 'unusedLabels'].sort(),
+      ['appMarkers', 'cfi', 'commentLines', 'directives', 'fileDirective', 'gnuProperty', 'ident', 'rename', 'trailingSpace', 'unusedLabels'].sort(),
     );
   });
 });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(__dirname, '..');
 const RUN = path.join(REPO, 'dist', 'bench', 'run.js');
-const SECTIONS = ['workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash', 'sandbox'];
+const SECTIONS = ['workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash', 'sandbox', 'yield'];
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -47,6 +47,12 @@ describe('bench harness (smoke)', () => {
       expect(json.sections.noop.wallMs.ninja.median).toBeGreaterThan(0);
       expect(json.sections.hash.hashesMatchSha256sum).toBe('identical');
       expect(json.sections.sandbox.wallMs.sandboxed.n).toBeGreaterThanOrEqual(5);
+      // Yield on a few bundled programs: before and after, every program accounted for.
+      expect(json.sections.yield.status).toBe('measured');
+      const y = json.sections.yield.corpora[0];
+      expect(y.programs).toBe(3);
+      for (const f of [y.before, y.after]) expect(f.examples + Object.values(f.lost as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(3);
+      expect(md).toMatch(/programs → validated → examples \| 3 → 3 → \d/);
       expect(md).toContain('## Machine');
     } finally {
       await fsp.rm(out, { recursive: true, force: true });

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countTokens } from '../tasks/lib/tokens.js';
 import { makeProject, outcomes, REPO, runCli, summaryOf, type CliResult } from './support/cli.js';
 
 let dir = '';
@@ -51,7 +52,16 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     const trainLines = (await fsp.readFile(path.join(dir, 'build/train.jsonl'), 'utf8')).trim().split('\n');
     const validLines = (await fsp.readFile(path.join(dir, 'build/valid.jsonl'), 'utf8')).trim().split('\n').filter(Boolean);
     expect(trainLines.length + validLines.length).toBe(report.examples.total);
-    expect(report.examples.total + (report.excluded['too-long']?.count ?? 0)).toBe(programs.length - timed.length);
+    expect(report.examples.total + (report.excluded['too-long']?.count ?? 0) + (report.excluded['answer-too-long']?.count ?? 0)).toBe(programs.length - timed.length);
+    // Every program that validates fits: -O0 where it fits, -Os where it does not; none over either model limit.
+    expect(report.examples.total).toBe(programs.length - timed.length);
+    expect(report.variants['O0-clean']).toBeGreaterThan(programs.length / 2);
+    for (const e of report.perExample) {
+      expect(e.tokens).toBeLessThanOrEqual(65_536);
+      expect(e.assistantTokens).toBeLessThanOrEqual(16_384);
+      expect(['O0-clean', 'Os-clean']).toContain(e.variant);
+      expect(e.variantReason).toMatch(/^first in the policy/);
+    }
     // Tokens raw vs cleaned, per item and in total.
     expect(report.tokens.assembly.final).toBeLessThan(report.tokens.assembly.raw);
     for (const e of report.perExample) expect(e.assemblyTokens).toBeLessThanOrEqual(e.assemblyTokensRaw);
@@ -74,6 +84,17 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     expect(await fsp.readFile(path.join(dir, 'build/validated/stdin_sum_average.expected.txt'), 'utf8')).toBe('count: 6\nsum: 69\nmin: -3\nmax: 40\naverage: 11\n');
   });
 
+  it('cleaning at -O0 keeps at least 35 % fewer assembly tokens than raw, every file validated', async () => {
+    let raw = 0;
+    let kept = 0;
+    // The timed programs are rejected (nondeterministic): they have no validated file.
+    for (const p of programs.filter((x) => !timed.includes(x))) {
+      raw += countTokens(await fsp.readFile(path.join(dir, `build/asm/${p}.s`), 'utf8'));
+      kept += countTokens(await fsp.readFile(path.join(dir, `build/validated/${p}.s`), 'utf8'));
+    }
+    expect(1 - kept / raw).toBeGreaterThanOrEqual(0.35);
+  });
+
   it('the seed\'s sort example produces the seed\'s output', async () => {
     expect(await fsp.readFile(path.join(dir, 'build/validated/sort_vector.expected.txt'), 'utf8')).toBe('1 2 3 4 5\n');
     expect(await fsp.readFile(path.join(dir, 'build/validated/add_8_and_120.expected.txt'), 'utf8')).toBe('The sum of 8 and 120 is: 128\n');
@@ -89,7 +110,8 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     const f = path.join(dir, 'sources/sort_vector.cpp');
     await fsp.writeFile(f, (await fsp.readFile(f, 'utf8')).replace('{3, 2, 5, 1, 4}', '{3, 2, 5, 1, 4, 6}'));
     const r = await runCli(dir, ['--json', '--explain']);
-    expect(outcomes(r).executed).toEqual(['asm/sort_vector', 'cleaned/sort_vector', 'dataset', 'validated/sort_vector']);
+    // The -Os fallback's gate looks again (its preferred input changed) and finds it not needed.
+    expect(outcomes(r).executed).toEqual(['asm-Os/sort_vector', 'asm/sort_vector', 'cleaned-Os/sort_vector', 'cleaned/sort_vector', 'dataset', 'validated/sort_vector']);
     expect(await fsp.readFile(path.join(dir, 'build/validated/sort_vector.expected.txt'), 'utf8')).toBe('1 2 3 4 5 6\n');
   });
 });

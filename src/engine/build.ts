@@ -4,6 +4,7 @@
  * them from the cache, or runs the task. Emits events; never prints.
  */
 import { setMaxListeners } from 'node:events';
+import { createHash } from 'node:crypto';
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, hashJson } from '../hash.js';
@@ -93,6 +94,8 @@ export class Build {
   private readonly sourcePaths = new Map<string, string>();
   /** Project path of each source item's file, by `target\0item\0file` (for --explain). */
   private readonly sourceRel = new Map<string, string>();
+  /** Dry run: scan-made sources, which a dry run does not store. */
+  private readonly generatedSources = new Map<string, Buffer>();
   /** lstat results of the source scan, reused when the files are hashed. */
   private readonly lstats = new Map<string, Stats>();
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
@@ -210,6 +213,7 @@ export class Build {
               files[name] = this.knownSourceFile(rel) ?? (await this.storeSourceFile(rel));
               this.sourceRel.set(`${def.name}\0${it.base}\0${name}`, rel);
             }
+            for (const [name, text] of Object.entries(it.contents ?? {})) files[name] = await this.storeGenerated(text);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
             this.emit({ type: 'warning', message: `${def.name}: ${it.base} vanished while it was being read; skipped` });
@@ -237,6 +241,15 @@ export class Build {
     if (!h) return undefined;
     if (this.opts.dryRun) this.sourcePaths.set(h.hash, path.join(this.root, rel));
     return { hash: h.hash, size: h.size };
+  }
+
+  /** A file a scan made (a program with its local headers inlined): stored like a source. */
+  private async storeGenerated(text: string): Promise<FileRef> {
+    const bytes = Buffer.from(text, 'utf8');
+    if (!this.opts.dryRun) return this.store.blobs.put(bytes);
+    const ref = { hash: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    this.generatedSources.set(ref.hash, bytes);
+    return ref;
   }
 
   private async storeSourceFile(rel: string): Promise<FileRef> {
@@ -607,6 +620,8 @@ export class Build {
           read: (r) => this.store.blobs.read(r).catch((err) => {
             const src = this.sourcePaths.get(r.hash);
             if (src) return fsp.readFile(src);
+            const made = this.generatedSources.get(r.hash);
+            if (made) return made;
             throw err;
           }),
           flags: this.flags, concurrency: this.concurrency,

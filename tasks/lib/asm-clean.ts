@@ -11,6 +11,10 @@
  *   `.L` labels with zero references anywhere in the (already filtered) file.
  * - `.section .note.GNU-stack` is never removed (without it ld warns about an executable stack).
  * - `.file N "x"` (numbered, used by `.loc` with -g) is kept; only the plain `.file "x"` goes.
+ * - `rename` and `directives` (asm-symbols.ts) work on symbols: short local names for what the
+ *   file defines itself, and no symbol-table or COMDAT metadata.
+ * - `FILTERS_V1` is the set that existed before `rename`/`directives`: the conservative fallback
+ *   candidate compile also writes when those are on.
  *
  * Token savings measured over the corpus: see toolchain/README.md.
  */
@@ -19,6 +23,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeTempDir, removeDir, SOURCE_NAME } from './gxx.js';
 import { runTool, type Toolchain } from './toolchain.js';
+import { dropDirectives, renameSymbols } from './asm-symbols.js';
 
 export const FILTERS = [
   'commentLines',
@@ -29,8 +34,13 @@ export const FILTERS = [
   'trailingSpace',
   'ident',
   'cfi',
+  'rename',
+  'directives',
 ] as const;
 export type Filter = (typeof FILTERS)[number];
+
+/** The filters before symbol renaming and directive removal: the conservative fallback. */
+export const FILTERS_V1: readonly Filter[] = ['commentLines', 'unusedLabels', 'appMarkers', 'fileDirective', 'gnuProperty', 'trailingSpace', 'ident', 'cfi'];
 
 export type CleanOptions = Partial<Record<Filter, boolean>> & {
   /** The program does not use exceptions (`usesExceptions` returned false): allows `cfi`. */
@@ -43,6 +53,8 @@ export interface CleanResult {
   removed: Record<Filter, number>;
   /** Filters that were requested but not applied, with the reason. */
   refused: Partial<Record<Filter, string>>;
+  /** Symbols given short local names by `rename`. */
+  renamed: number;
 }
 
 /** Every filter on; `cfi` only takes effect with `noExceptions`. */
@@ -71,6 +83,7 @@ export function cleanAsm(asm: string, opts: CleanOptions): CleanResult {
   const endsWithNewline = asm.endsWith('\n');
   let lines = (endsWithNewline ? asm.slice(0, -1) : asm).split('\n');
   const hadGnuStack = lines.some((l) => /\.note\.GNU-stack/.test(l));
+  let renamed = 0;
 
   const drop = (f: Filter, pred: (line: string) => boolean) => {
     const before = lines.length;
@@ -97,7 +110,19 @@ export function cleanAsm(asm: string, opts: CleanOptions): CleanResult {
     lines = out;
   }
   if (opts.cfi) {
-    if (opts.noExceptions === true) drop('cfi', (l) => /^\s*\.cfi_/.test(l));
+    if (opts.noExceptions === true) {
+      drop('cfi', (l) => /^\s*\.cfi_/.test(l));
+      // The LSDA tables (`.gcc_except_table`) are only reached through `.cfi_lsda`: gone with it.
+      const out: string[] = [];
+      let inTable = false;
+      for (const l of lines) {
+        if (/^\s*\.section\s+\.gcc_except_table\b/.test(l)) inTable = true;
+        else if (inTable && SECTION_SWITCH.test(l)) inTable = false;
+        if (inTable) removed.cfi++;
+        else out.push(l);
+      }
+      lines = out;
+    }
     else refused.cfi = 'the program may use exceptions: .cfi_* unwind info is needed (pass noExceptions only when usesExceptions() is false)';
   }
   if (opts.appMarkers) drop('appMarkers', (l) => APP_MARKER.test(l));
@@ -133,12 +158,24 @@ export function cleanAsm(asm: string, opts: CleanOptions): CleanResult {
     lines = out;
   }
 
+  if (opts.rename) {
+    const r = renameSymbols(lines);
+    lines = r.lines;
+    removed.rename += r.removedLines;
+    renamed = r.renamed;
+  }
+  if (opts.directives) {
+    const r = dropDirectives(lines);
+    lines = r.lines;
+    removed.directives += r.removed;
+  }
+
   if (hadGnuStack && !lines.some((l) => /\.note\.GNU-stack/.test(l))) {
     throw new Error('cleanAsm: internal error, .note.GNU-stack was removed');
   }
   let text = lines.join('\n');
   if (endsWithNewline) text += '\n';
-  return { asm: text, removed, refused };
+  return { asm: text, removed, refused, renamed };
 }
 
 /** o200k_base token count. */
