@@ -4,7 +4,7 @@
  * record handed out is a copy, as a disk store's would be. `localPath` writes a blob to a file
  * under `fileDir` the first time a task asks for a path.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -45,7 +45,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async localPath(ref: FileRef): Promise<string> {
     const known = this.files.get(ref.hash);
-    if (known) return known;
+    if (known && statSync(known, { throwIfNoEntry: false })?.size === ref.size) return known;
     const file = path.join(this.fileDir, ref.hash);
     await writeFileAtomic(file, await this.read(ref), 0o444);
     this.files.set(ref.hash, file);
