@@ -87,6 +87,7 @@ describe('remote cache over nginx', () => {
     for (const r of records) for (const ref of Object.values(r.files) as { hash: string }[]) expect(blobs).toContain(ref.hash);
     for (const h of blobs) expect(sha(await fsp.readFile(path.join(server.root, 'cas', h)))).toBe(h);
     expect(records.filter((r) => r.status === 'rejected').map((r) => r.target)).toEqual(['checked']);
+    expect(first.events.find((e) => e.type === 'report' && e.target === 'remote-cache')?.lines).toEqual([`remote cache: 0 results downloaded, 6 results uploaded (${blobs.length} new blobs)`]);
 
     // The clone names the cache in settings.remoteCache instead of the flag.
     const b = await project({ ...FILES, 'pipeline.yaml': REJECTING.replace('version: 1\n', `version: 1\nsettings: { remoteCache: "${server.url}" }\n`) });
@@ -246,6 +247,23 @@ targets:
     expect(outcomes(r).executed).toEqual(['checked/d', 'joined', 'upper/d']);
     expect(await listTree(server.root)).toEqual(before);
     expect((await server.requests()).filter((l) => l.startsWith('PUT')).length).toBe(puts);
+  }, 60_000);
+
+  it('a dry run finds what the remote has, and stores and uploads nothing', async () => {
+    await emptyServer();
+    const a = await project();
+    expect((await build(a)).code).toBe(0);
+    const before = await listTree(server.root);
+    const b = await project({ ...FILES, 'src/d.txt': 'new\n' });
+    const r = await build(b, ['--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(outcomes(r).cached).toEqual(['checked/a', 'checked/b', 'checked/c', 'upper/a', 'upper/c']);
+    expect(outcomes(r)['would-run']).toEqual(['checked/d', 'joined', 'upper/d']);
+    expect(await listTree(path.join(b, 'cache', 'cas'))).toEqual([]);
+    expect(await listTree(path.join(b, 'cache', 'ac'))).toEqual([]);
+    expect(await listTree(path.join(b, 'build'))).toEqual([]);
+    expect(await listTree(server.root)).toEqual(before);
+    expect(r.events.find((e) => e.type === 'report' && e.target === 'remote-cache')?.lines[0]).toContain('5 results downloaded, dry run, nothing stored or uploaded');
   }, 60_000);
 
   it('a dead server: one warning, everything built locally', async () => {

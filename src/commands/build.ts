@@ -7,7 +7,7 @@ import type { BuildSummary, Listener } from '../engine/events.js';
 import { acquireLock } from '../lock.js';
 import type { Pipeline } from '../pipeline/model.js';
 import { checkTargets, storeOf } from '../project.js';
-import { openRemote, remoteUrlOf, type RemoteFlags } from './remote.js';
+import { openRemote, remoteReport, remoteUrlOf, shardReport, type RemoteFlags } from './remote.js';
 
 export interface BuildCommandOptions extends Omit<BuildOptions, 'onEvent' | 'targets'>, RemoteFlags {
   targets: string[];
@@ -29,12 +29,14 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
   const store = storeOf(p);
   const remoteUrl = remoteUrlOf(p, opts);
   let release: (() => Promise<void>) | undefined;
+  let remote: ReturnType<typeof openRemote> | undefined;
   if (!opts.dryRun) {
     release = await acquireLock(store.dir, (holder) => listener({ type: 'lock-wait', holder }), opts.signal);
   }
   try {
     await store.open({ clearTemp: !opts.dryRun });
-    const remote = remoteUrl ? openRemote(remoteUrl, store, opts, listener) : undefined;
+    remote = remoteUrl ? openRemote(remoteUrl, store, opts, listener) : undefined;
+    if (opts.shard) listener(shardReport(opts.shard));
     if (!opts.dryRun) await checkWritable(path.join(p.root, p.settings.buildDir));
     // A pass that met a corrupt or missing cache entry invalidates what named it; one more pass
     // rebuilds it (corrupt entries are never served).
@@ -48,6 +50,7 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
       }
     }
   } finally {
+    if (remote) listener(remoteReport(remote));
     await release?.();
   }
 }

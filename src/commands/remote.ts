@@ -1,5 +1,6 @@
 /** The remote cache of one build, from `--remote-cache`/`settings.remoteCache` and the environment. */
-import type { Listener } from '../engine/events.js';
+import type { EngineEvent, Listener } from '../engine/events.js';
+import type { Shard } from '../engine/shard.js';
 import type { Pipeline } from '../pipeline/model.js';
 import type { Store } from '../store/index.js';
 import { RemoteLayer } from '../store/layered.js';
@@ -25,4 +26,24 @@ export function openRemote(url: string, store: Store, o: RemoteFlags & { dryRun?
   const token = process.env.ASMGRAPH_REMOTE_TOKEN || undefined;
   const remote = new HttpCache(url, { token, onUnavailable: warn });
   return new RemoteLayer({ blobs: store.blobs, actions: store.actions }, remote, { readOnly: o.remoteReadOnly, dryRun: o.dryRun, onWarning: warn });
+}
+
+/** The line after a build that used a remote cache: what came down, what went up. */
+export function remoteReport(layer: RemoteLayer): EngineEvent {
+  const s = layer.stats;
+  const state = layer.remote.available ? '' : ' (unavailable since it failed; see the warning)';
+  const up = layer.opts.readOnly ? 'read-only, nothing uploaded' : layer.opts.dryRun ? 'dry run, nothing stored or uploaded' : `${s.uploadedRecords} results uploaded (${s.uploadedBlobs} new blobs)`;
+  return {
+    type: 'report', target: 'remote-cache',
+    lines: [`remote cache: ${s.downloadedRecords} results downloaded, ${up}${s.rejectedEntries ? `, ${s.rejectedEntries} bad entries refused` : ''}${state}`],
+  };
+}
+
+/** The line before a shard's build: which part of the work it does. */
+export function shardReport(shard: Shard): EngineEvent {
+  const from = shard.source === 'flag' ? '' : ` (from ${shard.source})`;
+  return {
+    type: 'report', target: 'shard',
+    lines: [`shard ${shard.index}/${shard.count}${from}: this shard's per-item work only; aggregates and model calls are left to an unsharded gather run`],
+  };
 }
