@@ -45,11 +45,6 @@ export function checkRemoteUrl(raw: string, from = '--remote-cache'): string {
   return url.toString().replace(/\/+$/, '');
 }
 
-/** The URL as shown in messages: scheme, host and path only. */
-function shown(base: string): string {
-  return base;
-}
-
 export class HttpCache {
   /** Set once the remote has failed: nothing more is sent. */
   unavailable: string | undefined;
@@ -122,7 +117,9 @@ export class HttpCache {
       this.stats.bytesUp += body.length;
       return true;
     }
-    this.fail(`PUT /${rel.split('/')[0]}: HTTP ${res.status}${authHint(res.status, this.opts.token)}`);
+    // bazel-remote checks that an /ac/ upload is a Bazel ActionResult unless told not to.
+    const hint = res.status === 400 && rel.startsWith('ac/') ? ': a bazel-remote server must run with --disable_http_ac_validation' : authHint(res.status, this.opts.token);
+    this.fail(`PUT /${rel.split('/')[0]}: HTTP ${res.status}${hint}`);
     return false;
   }
 
@@ -141,7 +138,7 @@ export class HttpCache {
   private fail(reason: string): undefined {
     if (this.unavailable === undefined) {
       this.unavailable = reason;
-      this.opts.onUnavailable?.(`remote cache ${shown(this.base)} unavailable (${reason}); building locally for the rest of this run`);
+      this.opts.onUnavailable?.(`remote cache ${this.base} unavailable (${reason}); building locally for the rest of this run`);
     }
     return undefined;
   }
