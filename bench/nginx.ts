@@ -14,6 +14,8 @@ export const NGINX = '/usr/sbin/nginx';
 
 export interface Nginx {
   url: string;
+  /** With `readerToken`: a second endpoint on the same data that serves GET/HEAD and refuses PUT (403). */
+  readerUrl?: string;
   port: number;
   /** The served folder: `<root>/cas/<hash>`, `<root>/ac/<key>`. */
   root: string;
@@ -47,7 +49,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function config(dir: string, port: number, token: string): string {
+function config(dir: string, port: number, token: string, reader?: { port: number; token: string }): string {
   const t = (n: string) => path.join(dir, n);
   return `daemon off;
 master_process on;
@@ -73,12 +75,20 @@ http {
       create_full_put_path on;
       dav_access user:rw group:r all:r;
     }
-  }
+  }${reader ? `
+  server {
+    listen 127.0.0.1:${reader.port};
+    root ${t('data')};
+    location / {
+      if ($http_authorization != "Bearer ${reader.token}") { return 401; }
+      limit_except GET { deny all; }
+    }
+  }` : ''}
 }
 `;
 }
 
-export async function startNginx(token: string): Promise<Nginx> {
+export async function startNginx(token: string, opts: { readerToken?: string } = {}): Promise<Nginx> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'asmgraph-nginx-'));
   // Workers run as nobody when the tests run as root: they must be able to write here.
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
@@ -86,7 +96,8 @@ export async function startNginx(token: string): Promise<Nginx> {
   for (const d of [dir, path.join(dir, 'data'), path.join(dir, 'tmp')]) await fsp.chmod(d, 0o777);
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    await fsp.writeFile(path.join(dir, 'nginx.conf'), config(dir, port, token));
+    const reader = opts.readerToken ? { port: await freePort(), token: opts.readerToken } : undefined;
+    await fsp.writeFile(path.join(dir, 'nginx.conf'), config(dir, port, token, reader));
     const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
@@ -123,6 +134,7 @@ export async function startNginx(token: string): Promise<Nginx> {
     };
     return {
       url: `http://127.0.0.1:${port}`,
+      readerUrl: reader ? `http://127.0.0.1:${reader.port}` : undefined,
       port,
       root: path.join(dir, 'data'),
       dir,

@@ -249,6 +249,32 @@ targets:
     expect((await server.requests()).filter((l) => l.startsWith('PUT')).length).toBe(puts);
   }, 60_000);
 
+  it('a read-only token without --remote-read-only: one warning at the first refused upload, reads go on', async () => {
+    const own = await startNginx(TOKEN, { readerToken: 'reader-token' });
+    try {
+      const a = await project();
+      expect((await build(a, [], TOKEN, own.url)).code).toBe(0);
+      const before = await listTree(own.root);
+      // A clone with one new file: the old results come from the reader endpoint, the new ones cannot go up.
+      const b = await project({ ...FILES, 'src/d.txt': 'new\n', 'src/e.txt': 'more\n' });
+      const r = await build(b, [], 'reader-token', own.readerUrl);
+      expect(r.code, r.stderr).toBe(0);
+      expect(outcomes(r).cached).toEqual(['checked/a', 'checked/b', 'checked/c', 'upper/a', 'upper/c']);
+      expect(outcomes(r).executed).toEqual(['checked/d', 'checked/e', 'joined', 'upper/d', 'upper/e']);
+      const w = warnings(r);
+      expect(w).toHaveLength(1);
+      expect(w[0]).toContain('refused an upload (PUT /cas: HTTP 403); reading from it but uploading nothing');
+      expect(await listTree(own.root)).toEqual(before);
+      // After the first refusal nothing more is tried (two nodes may have been uploading at once, -j 2;
+      // without the stop, each of the 5 new results would try its blobs and record).
+      const tried = (await own.requests()).filter((l) => l.startsWith('PUT')).length - before.length;
+      expect(tried).toBeGreaterThanOrEqual(1);
+      expect(tried).toBeLessThanOrEqual(2);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('a dry run finds what the remote has, and stores and uploads nothing', async () => {
     await emptyServer();
     const a = await project();

@@ -31,7 +31,7 @@ export function openRemote(url: string, store: Store, o: RemoteFlags & { dryRun?
 /** The line after a build that used a remote cache: what came down, what went up. */
 export function remoteReport(layer: RemoteLayer): EngineEvent {
   const s = layer.stats;
-  const state = layer.remote.available ? '' : ' (unavailable since it failed; see the warning)';
+  const state = !layer.remote.available ? ' (unavailable since it failed; see the warning)' : layer.remote.uploadsRefused ? ' (the server refused uploads; see the warning)' : '';
   const up = layer.opts.readOnly ? 'read-only, nothing uploaded' : layer.opts.dryRun ? 'dry run, nothing stored or uploaded' : `${s.uploadedRecords} results uploaded (${s.uploadedBlobs} new blobs)`;
   return {
     type: 'report', target: 'remote-cache',

@@ -73,7 +73,7 @@ export class RemoteLayer {
   }
 
   get writable(): boolean {
-    return !this.opts.readOnly && !this.opts.dryRun && this.remote.available;
+    return !this.opts.readOnly && !this.opts.dryRun && this.remote.writable;
   }
 
   /** Uploads a record's blobs (missing ones only), then the record. */
@@ -85,7 +85,7 @@ export class RemoteLayer {
         this.onRemote.add(ref.hash);
         continue;
       }
-      if (!this.remote.available) return;
+      if (!this.remote.writable) return;
       const bytes = await this.local.blobs.read(ref);
       if (!(await this.remote.putBlob(ref.hash, bytes))) return; // the record must not go without its blobs
       this.poisoned.delete(ref.hash);

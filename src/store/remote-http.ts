@@ -48,6 +48,8 @@ export function checkRemoteUrl(raw: string, from = '--remote-cache'): string {
 export class HttpCache {
   /** Set once the remote has failed: nothing more is sent. */
   unavailable: string | undefined;
+  /** Set once the server refused an upload (a read-only token): reads go on, uploads stop. */
+  uploadsRefused: string | undefined;
   readonly stats = { get: 0, head: 0, put: 0, bytesDown: 0, bytesUp: 0 };
   private readonly timeoutMs: number;
 
@@ -57,6 +59,10 @@ export class HttpCache {
 
   get available(): boolean {
     return this.unavailable === undefined;
+  }
+
+  get writable(): boolean {
+    return this.unavailable === undefined && this.uploadsRefused === undefined;
   }
 
   getBlob(hash: string): Promise<Buffer | undefined> {
@@ -117,6 +123,13 @@ export class HttpCache {
       this.stats.bytesUp += body.length;
       return true;
     }
+    // A token that may read but not write: keep reading, stop uploading.
+    if ((res.status === 401 || res.status === 403) && this.stats.get + this.stats.head > 0 && this.uploadsRefused === undefined) {
+      this.uploadsRefused = `HTTP ${res.status}`;
+      this.opts.onUnavailable?.(`remote cache ${this.base} refused an upload (PUT /${rel.split('/')[0]}: HTTP ${res.status}); reading from it but uploading nothing for the rest of this run (--remote-read-only says so up front)`);
+      return false;
+    }
+    if (this.uploadsRefused !== undefined) return false;
     // bazel-remote checks that an /ac/ upload is a Bazel ActionResult unless told not to.
     const hint = res.status === 400 && rel.startsWith('ac/') ? ': a bazel-remote server must run with --disable_http_ac_validation' : authHint(res.status, this.opts.token);
     this.fail(`PUT /${rel.split('/')[0]}: HTTP ${res.status}${hint}`);
