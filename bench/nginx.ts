@@ -49,7 +49,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function config(dir: string, port: number, token: string, reader?: { port: number; token: string }): string {
+function config(dir: string, port: number, token: string, reader?: { port: number; token: string }, status?: number): string {
   const t = (n: string) => path.join(dir, n);
   return `daemon off;
 master_process on;
@@ -70,7 +70,8 @@ http {
     listen 127.0.0.1:${port};
     root ${t('data')};
     location / {
-      if ($http_authorization != "Bearer ${token}") { return 401; }
+      if ($http_authorization != "Bearer ${token}") { return 401; }${status ? `
+      return ${status};` : ''}
       dav_methods PUT;
       create_full_put_path on;
       dav_access user:rw group:r all:r;
@@ -88,7 +89,7 @@ http {
 `;
 }
 
-export async function startNginx(token: string, opts: { readerToken?: string } = {}): Promise<Nginx> {
+export async function startNginx(token: string, opts: { readerToken?: string; /** Answer every request with this status. */ status?: number } = {}): Promise<Nginx> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'asmgraph-nginx-'));
   // Workers run as nobody when the tests run as root: they must be able to write here.
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
@@ -97,7 +98,7 @@ export async function startNginx(token: string, opts: { readerToken?: string } =
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const reader = opts.readerToken ? { port: await freePort(), token: opts.readerToken } : undefined;
-    await fsp.writeFile(path.join(dir, 'nginx.conf'), config(dir, port, token, reader));
+    await fsp.writeFile(path.join(dir, 'nginx.conf'), config(dir, port, token, reader, opts.status));
     const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));

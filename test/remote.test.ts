@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, outcomes, readTree, runCli, summaryOf, type CliResult } from './support/cli.js';
@@ -301,6 +302,35 @@ targets:
     expect(r.code, r.stderr).toBe(0);
     expect(warnings(r)).toEqual([expect.stringMatching(/remote cache http:\/\/127\.0\.0\.1:\d+ unavailable \(GET \/ac: connection refused\); building locally/)]);
     expect(summaryOf(r)).toMatchObject({ ok: true, executed: 6 });
+  }, 60_000);
+
+  it('a server answering 503, and one that never answers: one warning each, everything built locally', async () => {
+    const failing = await startNginx(TOKEN, { status: 503 });
+    // Accepts connections and never says a word.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const d1 = await project();
+      const r1 = await build(d1, [], TOKEN, failing.url);
+      expect(r1.code, r1.stderr).toBe(0);
+      expect(warnings(r1)).toEqual([expect.stringMatching(/unavailable \(GET \/ac: HTTP 503\); building locally/)]);
+      expect(summaryOf(r1)).toMatchObject({ ok: true, executed: 6 });
+
+      const d2 = await project();
+      const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const r2 = await runCli(d2, ['--json', '--remote-cache', url], { ASMGRAPH_REMOTE_TOKEN: TOKEN, ASMGRAPH_REMOTE_TIMEOUT_MS: '300' });
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(warnings(r2)).toEqual([expect.stringMatching(/unavailable \(GET \/ac: no answer within 300 ms\); building locally/)]);
+      expect(summaryOf(r2)).toMatchObject({ ok: true, executed: 6 });
+      expect(await fsp.readFile(path.join(d2, 'build/upper/a.txt'), 'utf8')).toBe('GOOD\n');
+
+      const bad = await runCli(d2, ['--remote-cache', url], { ASMGRAPH_REMOTE_TIMEOUT_MS: 'soon' });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('ASMGRAPH_REMOTE_TIMEOUT_MS=soon');
+    } finally {
+      await failing.stop();
+      silent.close();
+    }
   }, 60_000);
 
   it('the server killed mid-build: the build finishes locally with one warning', async () => {

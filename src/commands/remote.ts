@@ -1,6 +1,7 @@
 /** The remote cache of one build, from `--remote-cache`/`settings.remoteCache` and the environment. */
 import type { EngineEvent, Listener } from '../engine/events.js';
 import type { Shard } from '../engine/shard.js';
+import { UsageError } from '../pipeline/diagnostics.js';
 import type { Pipeline } from '../pipeline/model.js';
 import type { Store } from '../store/index.js';
 import { RemoteLayer } from '../store/layered.js';
@@ -20,11 +21,19 @@ export function remoteUrlOf(p: Pipeline, o: RemoteFlags): string | undefined {
   return undefined;
 }
 
+/** ASMGRAPH_REMOTE_TIMEOUT_MS: per request, default 30 s (a bad value is a usage error). */
+function timeoutOf(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`ASMGRAPH_REMOTE_TIMEOUT_MS=${v}: expected a whole number of milliseconds ≥ 1`);
+  return n;
+}
+
 export function openRemote(url: string, store: Store, o: RemoteFlags & { dryRun?: boolean }, listener: Listener): RemoteLayer {
   const warn = (message: string) => listener({ type: 'warning', message });
   // Read here and kept in the client only: never printed, logged, put in a key or written down.
   const token = process.env.ASMGRAPH_REMOTE_TOKEN || undefined;
-  const remote = new HttpCache(url, { token, onUnavailable: warn });
+  const remote = new HttpCache(url, { token, onUnavailable: warn, timeoutMs: timeoutOf(process.env.ASMGRAPH_REMOTE_TIMEOUT_MS) });
   return new RemoteLayer({ blobs: store.blobs, actions: store.actions }, remote, { readOnly: o.remoteReadOnly, dryRun: o.dryRun, onWarning: warn });
 }
 
