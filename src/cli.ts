@@ -94,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number; remoteCache?: string; remoteReadOnly?: boolean; shard?: string }) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file, { remember: !o.dryRun });
+      if (o.watch && (o.shard !== undefined || o.remoteCache !== undefined)) throw new UsageError('--watch builds on this machine only: it takes neither --shard nor --remote-cache');
       if (o.watch) {
         const { watch } = await import('./watch.js');
         exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet, flags: { yes: !!o.yes, maxCost: o.maxCost } });

@@ -44,12 +44,16 @@ describe('--shard', () => {
     expect([shardOf('hello', 2), shardOf('fizzbuzz', 3), shardOf('a', 5), shardOf('bubble_sort', 4)]).toEqual([1, 2, 1, 2]);
   });
 
-  it('a bad --shard is a usage error (exit 2) that builds nothing', async () => {
+  it('a bad --shard, or --shard with --watch, is a usage error (exit 2) that builds nothing', async () => {
     const d = await makeProject({ 'pipeline.yaml': 'version: 1\ntargets:\n  t: { kind: files, params: { glob: "*.txt" } }\n' });
     try {
       const r = await runCli(d, ['--shard', '3/2']);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--shard 3/2: the shard must be between 1 and 2');
+      const w = await runCli(d, ['--watch', '--shard', '1/2']);
+      expect(w.code).toBe(2);
+      expect(w.stderr).toContain('--watch builds on this machine only');
+      expect(await listTree(path.join(d, 'build'))).toEqual([]);
     } finally {
       await fsp.rm(d, { recursive: true, force: true });
     }

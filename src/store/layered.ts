@@ -79,19 +79,23 @@ export class RemoteLayer {
   /** Uploads a record's blobs (missing ones only), then the record. */
   async upload(rec: ActionRecord): Promise<void> {
     if (!this.writable) return;
-    for (const ref of refsOf(rec)) {
-      if (this.onRemote.has(ref.hash) && !this.poisoned.has(ref.hash)) continue;
+    // The blobs at once (a round trip each on a real network), then, only if all are there, the record.
+    const sent = await Promise.all(refsOf(rec).map(async (ref) => {
+      if (this.onRemote.has(ref.hash) && !this.poisoned.has(ref.hash)) return true;
       if (!this.poisoned.has(ref.hash) && (await this.remote.headBlob(ref.hash))) {
         this.onRemote.add(ref.hash);
-        continue;
+        return true;
       }
-      if (!this.remote.writable) return;
+      if (!this.remote.writable) return false;
       const bytes = await this.local.blobs.read(ref);
-      if (!(await this.remote.putBlob(ref.hash, bytes))) return; // the record must not go without its blobs
+      if (!(await this.remote.putBlob(ref.hash, bytes))) return false;
       this.poisoned.delete(ref.hash);
       this.onRemote.add(ref.hash);
       this.stats.uploadedBlobs++;
-    }
+      return true;
+    }));
+    // The record must not go without its blobs.
+    if (!sent.every(Boolean) || !this.remote.writable) return;
     if (await this.remote.putRecord(rec.key, encodeRecord(rec))) this.stats.uploadedRecords++;
   }
 }
@@ -141,15 +145,12 @@ export class LayeredActionCache implements ActionCache {
       this.layer.warn(`remote cache: ac/${key} is damaged or is the record of another key; not used, rebuilt and uploaded again`);
       return undefined;
     }
-    // Every blob it names, verified (and stored locally) before the record is trusted.
-    for (const ref of refsOf(rec)) {
-      if (local.blobs.hasSync(ref)) continue;
-      if (this.layer.opts.dryRun) {
-        if (!(await remote.headBlob(ref.hash))) return undefined;
-        continue;
-      }
-      if (!(await this.layer.fetchBlob(ref, `named by ${rec.target}`))) return undefined;
-    }
+    // Every blob it names, verified (and stored locally) before the record is trusted; fetched at once.
+    const found = await Promise.all(refsOf(rec).filter((ref) => !local.blobs.hasSync(ref)).map(async (ref) => {
+      if (this.layer.opts.dryRun) return remote.headBlob(ref.hash);
+      return !!(await this.layer.fetchBlob(ref, `named by ${rec.target}`));
+    }));
+    if (!found.every(Boolean)) return undefined;
     if (!this.layer.opts.dryRun) await local.actions.put(rec);
     this.layer.stats.downloadedRecords++;
     return rec;
