@@ -362,6 +362,19 @@ targets:
     }
   }, 120_000);
 
+  it('the token does not reach the commands a build runs', async () => {
+    const d = await project({
+      'pipeline.yaml': 'version: 1\ntargets:\n  t: { kind: files, params: { glob: "src/*.txt" } }\n  u: { kind: command, from: t, params: { run: env > "$OUT", outputs: { out: .txt } } }\n',
+      'src/a.txt': 'a\n',
+    });
+    const r = await build(d);
+    expect(r.code, r.stderr).toBe(0);
+    const env = await fsp.readFile(path.join(d, 'build/u/a.txt'), 'utf8');
+    expect(env).toContain('PATH=');
+    expect(env).not.toContain(TOKEN);
+    expect(env).not.toContain('ASMGRAPH_REMOTE_TOKEN');
+  }, 60_000);
+
   it('URLs: https required except to loopback; no credentials in the URL', async () => {
     const d = await project();
     const plain = await runCli(d, ['--remote-cache', 'http://cache.example.com/asmgraph']);
