@@ -3,6 +3,7 @@
  * machine, and writes bench/results.md + bench/results.json.
  *
  *   node dist/bench/run.js [--quick] [--out DIR] [--only s1,s2] [--keep] [--seed N]
+ *   node dist/bench/run.js --remote [--programs N] [--quick] [--out DIR]   (sharded build, bench/remote.ts)
  *   BENCH_SCALE=0.1 node dist/bench/run.js      (scales program / item / byte counts)
  *   BENCH_CXX_SCALE=0.25 node dist/bench/run.js (scales only the C++ program counts)
  *
@@ -773,6 +774,8 @@ export function renderMarkdown(r: Results): string {
 // ------------------------------------------------------------------ main
 
 export async function main(argv: string[]): Promise<number> {
+  // The sharded build against a local nginx: its own mode and results file (bench/remote.ts).
+  if (argv.includes('--remote')) return (await import('./remote.js')).main(argv);
   const { cfg, out, only, keep } = configFrom(argv, process.env);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` first`);
   const t0 = performance.now();

@@ -13,6 +13,7 @@ import { renderGraph, type GraphFormat } from './commands/graph.js';
 import { computeStatusReport, formatStatus, formatStatusVerbose } from './commands/status.js';
 import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './display.js';
 import { errorMessage } from './engine/build.js';
+import { parseShard } from './engine/shard.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { checkTargets, openPipeline } from './project.js';
 
@@ -108,9 +109,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('-w, --watch', 'keep the targets built while files change')
     .option('-y, --yes', 'allow LLM targets to spend money (within --max-cost)')
     .addOption(new Option('--max-cost <usd>', 'refuse LLM work estimated to cost more than this many US dollars').argParser(nonNegative))
-    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number }) => {
+    .option('--remote-cache <url>', "shared cache speaking Bazel's HTTP protocol (token: ASMGRAPH_REMOTE_TOKEN); see docs/remote.md")
+    .option('--remote-read-only', 'use the remote cache without uploading to it')
+    .option('--shard <k/N|auto|auto/N>', 'run only shard k of N of the per-item work (auto: from Slurm / Kubernetes); see docs/remote.md')
+    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number; remoteCache?: string; remoteReadOnly?: boolean; shard?: string }) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file, { remember: !o.dryRun });
+      if (o.watch && (o.shard !== undefined || o.remoteCache !== undefined)) throw new UsageError('--watch builds on this machine only: it takes neither --shard nor --remote-cache');
       if (o.watch) {
         const { watch } = await import('./watch.js');
         exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet, flags: { yes: !!o.yes, maxCost: o.maxCost } });
@@ -119,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
       const display = await makeDisplay(g, !!o.explain);
       for (const w of p.warnings) display.line(`warning: ${w}`);
       const flags = { yes: !!o.yes, maxCost: o.maxCost };
-      const summary = await withSignal((signal) => runBuild(p, { targets, ...o, flags, signal }, display.listener));
+      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+      const summary = await withSignal((signal) => runBuild(p, { targets, ...o, shard, flags, signal }, display.listener));
       display.close();
       exitCode = pipeClosed ? EXIT.ok : summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
     });

@@ -7,8 +7,9 @@ import type { BuildSummary, Listener } from '../engine/events.js';
 import { acquireLock } from '../lock.js';
 import type { Pipeline } from '../pipeline/model.js';
 import { checkTargets, storeOf } from '../project.js';
+import { openRemote, remoteReport, remoteUrlOf, shardReport, type RemoteFlags } from './remote.js';
 
-export interface BuildCommandOptions extends Omit<BuildOptions, 'onEvent' | 'targets'> {
+export interface BuildCommandOptions extends Omit<BuildOptions, 'onEvent' | 'targets'>, RemoteFlags {
   targets: string[];
 }
 
@@ -26,17 +27,21 @@ async function checkWritable(dir: string): Promise<void> {
 export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener: Listener): Promise<BuildSummary> {
   checkTargets(p, opts.targets);
   const store = storeOf(p);
+  const remoteUrl = remoteUrlOf(p, opts);
   let release: (() => Promise<void>) | undefined;
+  let remote: ReturnType<typeof openRemote> | undefined;
   if (!opts.dryRun) {
     release = await acquireLock(store.dir, (holder) => listener({ type: 'lock-wait', holder }), opts.signal);
   }
   try {
     await store.open({ clearTemp: !opts.dryRun });
+    remote = remoteUrl ? openRemote(remoteUrl, store, opts, listener) : undefined;
+    if (opts.shard) listener(shardReport(opts.shard));
     if (!opts.dryRun) await checkWritable(path.join(p.root, p.settings.buildDir));
     // A pass that met a corrupt or missing cache entry invalidates what named it; one more pass
     // rebuilds it (corrupt entries are never served).
     for (let pass = 0; ; pass++) {
-      const build = new Build(p, store, { ...opts, onEvent: listener, checkSources: pass > 0 });
+      const build = new Build(p, store, { ...opts, onEvent: listener, checkSources: pass > 0, blobs: remote?.blobs, actions: remote?.actions });
       const summary = await build.run();
       if (!build.retryNeeded || summary.interrupted) return summary;
       if (pass >= 2) {
@@ -45,6 +50,7 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
       }
     }
   } finally {
+    if (remote) listener(remoteReport(remote));
     await release?.();
   }
 }

@@ -11,7 +11,8 @@ import { canonicalJson, hashJson } from '../hash.js';
 import { isInside } from '../fsutil.js';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
-import { CorruptEntryError, type ActionRecord, type NodeState, type OutStat, type Store } from '../store/index.js';
+import { CorruptEntryError, type ActionCache, type ActionRecord, type BlobStore, type NodeState, type OutStat, type Store } from '../store/index.js';
+import { shardOwns, type Shard } from './shard.js';
 import type {
   ArtifactOutput, FileRef, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult,
 } from '../task-api.js';
@@ -35,6 +36,11 @@ export interface BuildOptions {
   flags?: RunFlags;
   /** Check that every source file's blob is in the store (set on a second pass after a missing blob). */
   checkSources?: boolean;
+  /** Where results go (default: the local store's); helper artifacts always stay local. */
+  blobs?: BlobStore;
+  actions?: ActionCache;
+  /** Run only this shard's per-item work (see shard.ts). */
+  shard?: Shard;
 }
 
 interface ItemDesc {
@@ -103,6 +109,8 @@ export class Build {
   private readonly flags: RunFlags;
   private readonly admit: LimitFunction;
   private readonly concurrency: { cpu: number; llm: number };
+  private readonly blobs: BlobStore;
+  private readonly actions: ActionCache;
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -110,6 +118,8 @@ export class Build {
     private readonly opts: BuildOptions,
   ) {
     this.root = pipeline.root;
+    this.blobs = opts.blobs ?? store.blobs;
+    this.actions = opts.actions ?? store.actions;
     this.emit = opts.onEvent ?? (() => {});
     this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing });
     this.concurrency = { cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency };
@@ -157,7 +167,7 @@ export class Build {
     for (const name of order) {
       const t = this.runs.get(name)!;
       if (t.def.mode === 'source') this.addSourceNode(t);
-      else if (t.def.mode === 'reduce') this.addReduceNode(t);
+      else if (t.def.mode === 'reduce' && !this.opts.shard) this.addReduceNode(t);
     }
     const res = await this.scheduler.run();
     this.opts.signal?.removeEventListener('abort', onAbort);
@@ -267,8 +277,8 @@ export class Build {
     }
     // A file the stat fast path vouches for was stored when it was last hashed; a pass that met a
     // missing blob (gc, damage) checks them all again.
-    if (h.bytes) await this.store.blobs.put(h.bytes);
-    else if (this.opts.checkSources && !this.store.blobs.hasSync(ref)) await this.store.blobs.put(await fsp.readFile(abs));
+    if (h.bytes) await this.blobs.put(h.bytes);
+    else if (this.opts.checkSources && !(await this.blobs.has(ref))) await this.blobs.put(await fsp.readFile(abs));
     return ref;
   }
 
@@ -348,7 +358,9 @@ export class Build {
     const def = t.def;
     this.assignItems(t, pairs.map((x) => x.item));
     const ids: string[] = [];
-    for (const { item, upstream, joined } of pairs) {
+    const shard = this.opts.shard;
+    const owned = shard ? pairs.filter((x) => shardOwns(shard, def, x.item.base)) : pairs;
+    for (const { item, upstream, joined } of owned) {
       const deps = [this.nodeIdOf(def.from[0], upstream)];
       for (const [name, j] of Object.entries(joined)) if (j) deps.push(this.nodeIdOf(def.with[name], j));
       const id = `${def.name}/${item.key}`;
@@ -359,7 +371,7 @@ export class Build {
         run: () => this.admit(() => this.runMapItem(t, item, upstream, joined)),
       });
     }
-    this.announceItems(def, pairs.length, false);
+    this.announceItems(def, owned.length, false);
     // The collection-complete node: removes outputs of items that no longer exist, and sums the
     // target up for the next build once its inputs are summed up too.
     this.scheduler.add({ id: def.name, deps: [...ids, ...directDeps(def)], run: () => this.finishMap(t) });
@@ -596,7 +608,7 @@ export class Build {
     const why = this.opts.explain || this.opts.dryRun ? await this.explain(prev, record, key, origins) : undefined;
 
     if (!this.opts.force) {
-      const rec = this.store.actions.hasSync(key) ? await this.store.actions.get(key) : undefined;
+      const rec = (this.actions.peek?.(key) ?? true) ? await this.actions.get(key) : undefined;
       if (rec) {
         try {
           if (!this.opts.dryRun) await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
@@ -607,7 +619,7 @@ export class Build {
           return;
         } catch (err) {
           if (!(err instanceof CorruptEntryError)) throw err;
-          await this.store.actions.remove(key);
+          await this.actions.remove(key);
           this.emit({ type: 'warning', message: `${ref.id}: ${err.message}` });
         }
       }
@@ -617,7 +629,7 @@ export class Build {
       if (plan) {
         const lines = await plan({
           projectRoot: this.root, target: def.name, params, identity,
-          read: (r) => this.store.blobs.read(r).catch((err) => {
+          read: (r) => this.blobs.read(r).catch((err) => {
             const src = this.sourcePaths.get(r.hash);
             if (src) return fsp.readFile(src);
             const made = this.generatedSources.get(r.hash);
@@ -649,17 +661,17 @@ export class Build {
       throw err;
     }
     const files: Record<string, FileRef> = {};
-    for (const [name, data] of Object.entries(result.result.files ?? {})) files[name] = await this.store.blobs.put(data);
+    for (const [name, data] of Object.entries(result.result.files ?? {})) files[name] = await this.blobs.put(data);
     let items: ActionRecord['items'];
     if (result.result.status === 'ok' && result.result.items) {
       items = [];
       for (const gi of result.result.items) {
         const gf: Record<string, FileRef> = {};
-        for (const [name, data] of Object.entries(gi.files)) gf[name] = await this.store.blobs.put(data);
+        for (const [name, data] of Object.entries(gi.files)) gf[name] = await this.blobs.put(data);
         items.push({ base: gi.base, files: gf, meta: gi.meta ?? {} });
       }
     }
-    const log = result.log ? await this.store.blobs.put(result.log) : undefined;
+    const log = result.log ? await this.blobs.put(result.log) : undefined;
     const rec: ActionRecord = {
       key, keyRecord: record, target: def.name, kind: kind.name, status: result.result.status,
       reason: result.result.status === 'rejected' ? result.result.reason : undefined,
@@ -668,7 +680,7 @@ export class Build {
       createdAt: new Date().toISOString(), durationMs: Date.now() - started,
     };
     // Outputs first, the record last: a record never names a blob that is not there.
-    await this.store.actions.put(rec);
+    await this.actions.put(rec);
     await this.materialize(t, nodeKey, item, stem, rec, prev?.out);
     if (items) this.setGenerated(t, items);
     this.report(def, rec.meta);
@@ -694,8 +706,8 @@ export class Build {
       item: def.mode === 'map' ? nodeKey : undefined,
       params,
       identity,
-      read: (ref) => this.store.blobs.read(ref),
-      blobPath: (ref) => this.store.blobs.pathOf(ref.hash),
+      read: (ref) => this.blobs.read(ref),
+      blobPath: (ref) => this.inputPaths.get(ref.hash) ?? this.store.blobs.pathOf(ref.hash),
       tmpdir: async () => {
         const d = await this.store.mkTemp('task');
         temps.push(d);
@@ -726,14 +738,14 @@ export class Build {
     }
   }
 
-  private readonly verified = new Set<string>();
+  /** Input blobs checked in this build, and the local file of each (for `blobPath`). */
+  private readonly inputPaths = new Map<string, string>();
 
   private async verifyInputs(producers: Producer[]): Promise<void> {
     for (const p of producers) {
       for (const ref of Object.values(p.view.files)) {
-        if (this.verified.has(ref.hash)) continue;
-        await this.store.blobs.read(ref);
-        this.verified.add(ref.hash);
+        if (this.inputPaths.has(ref.hash)) continue;
+        this.inputPaths.set(ref.hash, await this.blobs.localPath(ref));
       }
     }
   }
@@ -748,7 +760,7 @@ export class Build {
       const st = this.store.states.get(p.target)?.nodes[p.view.key];
       const run = this.runs.get(p.target);
       if (run) this.outsOf(run);
-      if (st) await this.store.actions.remove(st.key);
+      if (st) await this.actions.remove(st.key);
       if (this.store.states.get(p.target)) this.store.states.set(p.target, p.view.key, undefined);
     }
     this.retryNeeded = true;
@@ -837,7 +849,7 @@ export class Build {
       const rel = def.mode === 'map'
         ? path.posix.join(def.outDir, `${stem}${spec.ext ?? `.${spec.name}`}`)
         : path.posix.join(def.outDir, spec.file ?? spec.name);
-      writes.push([rel, await this.store.blobs.read(ref)]);
+      writes.push([rel, await this.blobs.read(ref)]);
     }
     if (rec.status === 'rejected') {
       const rel = path.posix.join(def.outDir, def.mode === 'map' ? `${stem}.rejected.txt` : `${def.name}.rejected.txt`);
@@ -906,7 +918,7 @@ export class Build {
   private async explain(prev: NodeState | undefined, record: JsonObject, key: string, origins: Record<string, InputOrigin>): Promise<string[]> {
     if (!prev) return ['no previous build of this node'];
     if (prev.key === key) return ['outputs in the work tree are missing or modified'];
-    const old = await this.store.actions.get(prev.key).catch(() => undefined);
+    const old = await this.actions.get(prev.key).catch(() => undefined);
     if (!old) return ['the previous key record is no longer in the cache'];
     return explainChange(old.keyRecord, record, {
       inputs: origins,

@@ -146,7 +146,7 @@ export function parsePipeline(
   }
   const raw = data as {
     default?: string | string[];
-    settings?: { jobs?: number; llmConcurrency?: number; buildDir?: string };
+    settings?: { jobs?: number; llmConcurrency?: number; buildDir?: string; remoteCache?: string };
     targets: Record<string, {
       kind: string; from?: string | string[]; with?: Record<string, string>; params?: JsonObject;
       matrix?: Record<string, string[]>; out?: string; description?: string;
@@ -158,6 +158,7 @@ export function parsePipeline(
     llmConcurrency: raw.settings?.llmConcurrency ?? 4,
     buildDir: raw.settings?.buildDir ?? 'build',
   };
+  if (raw.settings?.remoteCache) settings.remoteCache = raw.settings.remoteCache;
   checkOutPath(settings.buildDir, ['settings', 'buildDir'], root, at);
 
   const checkFileRefs = fileRefChecker(root);

@@ -26,6 +26,8 @@ export interface Settings {
   jobs: number;
   llmConcurrency: number;
   buildDir: string;
+  /** Remote cache URL (Bazel's HTTP protocol), overridden by --remote-cache. */
+  remoteCache?: string;
 }
 
 export interface Pipeline {

@@ -56,6 +56,11 @@ export const baseSchema: JsonObject = {
         jobs: { type: 'integer', minimum: 0, description: 'CPU pool size; 0 = number of CPUs.' },
         llmConcurrency: { type: 'integer', minimum: 1, description: 'Concurrent LLM requests.' },
         buildDir: { type: 'string', description: 'Default output folder (default build).' },
+        remoteCache: {
+          type: 'string',
+          pattern: '^https?://',
+          description: "Remote cache speaking Bazel's HTTP protocol (bazel-remote, nginx WebDAV): https:// (http:// only to loopback); token in ASMGRAPH_REMOTE_TOKEN. Overridden by --remote-cache.",
+        },
       },
     },
     targets: {

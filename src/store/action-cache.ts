@@ -9,6 +9,7 @@ import { canonicalJson, sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { FileRef, JsonObject } from '../task-api.js';
 import { listFiles } from './cas.js';
+import type { ActionCache } from './interfaces.js';
 
 export interface GeneratedItemRecord {
   base: string;
@@ -33,7 +34,7 @@ export interface ActionRecord {
   durationMs: number;
 }
 
-export class ActionCache {
+export class LocalActionCache implements ActionCache {
   constructor(readonly dir: string) {}
 
   pathOf(key: string): string {
@@ -43,6 +44,10 @@ export class ActionCache {
   /** Cheap existence check before an asynchronous read (most lookups in a big build miss). */
   hasSync(key: string): boolean {
     return existsSync(this.pathOf(key));
+  }
+
+  peek(key: string): boolean {
+    return this.hasSync(key);
   }
 
   /** Undefined when absent or damaged (a damaged record is removed). */
@@ -62,8 +67,7 @@ export class ActionCache {
   }
 
   async put(rec: ActionRecord): Promise<void> {
-    const body = canonicalJson(rec);
-    await writeFileAtomic(this.pathOf(rec.key), JSON.stringify({ sum: sha256(body), record: rec }));
+    await writeFileAtomic(this.pathOf(rec.key), encodeRecord(rec));
   }
 
   async touch(key: string): Promise<void> {
@@ -86,6 +90,16 @@ export class ActionCache {
       yield { file, record: rec };
     }
   }
+}
+
+/** A record as stored (here and on a remote cache): the record with a checksum of its canonical JSON. */
+export function encodeRecord(rec: ActionRecord): string {
+  return JSON.stringify({ sum: sha256(canonicalJson(rec)), record: rec });
+}
+
+/** The record in `text` when its checksum holds (undefined otherwise). */
+export function decodeRecord(text: string): ActionRecord | undefined {
+  return parseRecord(text);
 }
 
 function parseRecord(text: string): ActionRecord | undefined {

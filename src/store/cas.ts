@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { sha256 } from '../hash.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { FileRef } from '../task-api.js';
+import type { BlobStore } from './interfaces.js';
 
 export class CorruptEntryError extends Error {
   constructor(readonly what: string, readonly hash?: string) {
@@ -18,7 +19,7 @@ export class CorruptEntryError extends Error {
 
 const SYNC_READ_MAX = 1 << 20;
 
-export class BlobStore {
+export class LocalBlobStore implements BlobStore {
   constructor(readonly dir: string) {}
 
   pathOf(hash: string): string {
@@ -46,6 +47,16 @@ export class BlobStore {
 
   hasSync(ref: FileRef): boolean {
     return statSync(this.pathOf(ref.hash), { throwIfNoEntry: false })?.size === ref.size;
+  }
+
+  peek(ref: FileRef): boolean {
+    return this.hasSync(ref);
+  }
+
+  /** The blob's file in the store, after verifying its bytes. */
+  async localPath(ref: FileRef): Promise<string> {
+    await this.read(ref);
+    return this.pathOf(ref.hash);
   }
 
   /** Reads and verifies a blob. Throws CorruptEntryError (after removing it) if the bytes are wrong. */

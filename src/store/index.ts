@@ -3,25 +3,26 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTempRoot } from '../fsutil.js';
-import { ActionCache } from './action-cache.js';
-import { BlobStore } from './cas.js';
+import { LocalActionCache } from './action-cache.js';
+import { LocalBlobStore } from './cas.js';
 import { FileHasher } from './file-hasher.js';
 import { TargetStateStore } from './target-state.js';
 
-export { ActionCache, type ActionRecord } from './action-cache.js';
-export { BlobStore, CorruptEntryError } from './cas.js';
+export { LocalActionCache, type ActionRecord } from './action-cache.js';
+export { LocalBlobStore, CorruptEntryError } from './cas.js';
+export { refsOf, type ActionCache, type BlobStore } from './interfaces.js';
 export type { NodeState, OutStat } from './target-state.js';
 
 export class Store {
-  readonly blobs: BlobStore;
-  readonly actions: ActionCache;
+  readonly blobs: LocalBlobStore;
+  readonly actions: LocalActionCache;
   readonly states: TargetStateStore;
   readonly hasher: FileHasher;
   readonly tmpDir: string;
 
   constructor(readonly dir: string) {
-    this.blobs = new BlobStore(path.join(dir, 'cas'));
-    this.actions = new ActionCache(path.join(dir, 'ac'));
+    this.blobs = new LocalBlobStore(path.join(dir, 'cas'));
+    this.actions = new LocalActionCache(path.join(dir, 'ac'));
     this.states = new TargetStateStore(path.join(dir, 'state', 'targets'));
     this.hasher = new FileHasher(path.join(dir, 'state', 'files.json'));
     this.tmpDir = path.join(dir, 'tmp');
