@@ -15,9 +15,11 @@ import { toFile } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { Journal } from './journal.js';
 import { hashJson, sleep, type Json } from './json.js';
+import { isAnswerBody } from './models.js';
 import { redactFor, scrubError } from './provider.js';
 
-export type ChatEndpoint = '/v1/chat/completions';
+/** The endpoints whose answers asmgraph reads (a Responses API answer is stored as it came, in `body`). */
+export type ChatEndpoint = '/v1/chat/completions' | '/v1/responses';
 
 export interface LlmRequest {
   custom_id: string;
@@ -141,8 +143,9 @@ export function splitIntoBatches(
   return out;
 }
 
+/** A Chat Completion, or a Responses API object (see `answerText` in models.ts to read either). */
 function isChatCompletion(v: unknown): v is ChatCompletion {
-  return !!v && typeof v === 'object' && Array.isArray((v as { choices?: unknown }).choices);
+  return isAnswerBody(v);
 }
 
 /** Parses output/error file lines into per-custom_id results. */
