@@ -223,7 +223,7 @@ function renderMarkdown(data: ReportData, rows: ModelRow[]): string {
       const d = outputDiff(exp, s.stdout!, s.case ?? 'stdout');
       if (!d) continue;
       diffs++;
-      out.push(`### \`${mdCell(p.id).replace(/`/g, "'")}\` · ${mdCell(r.label)} · sample #${s.index + 1}${s.case ? ` · case ${mdCell(s.case)}` : ''}`, '', '```diff', d.replace(/```/g, "'''"), '```', '');
+      out.push(`### \`${mdCell(p.id).replace(/`/g, "'")}\` · ${mdCell(r.label)} · sample #${s.index + 1}${s.case ? ` · case ${mdCell(s.case)}` : ''}`, '', '```diff', d.replace(/```/g, "'''").replace(/</g, '&lt;').replace(/>/g, '&gt;'), '```', '');
     }
   }
   if (!diffs) out.push('(none)', '');
