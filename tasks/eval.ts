@@ -331,7 +331,7 @@ export const evalKind: ReduceKind = {
         const signal = taskSignal(ctx.signal);
         results = batch
           ? await runBatch(client, g.requests, {
-            journal, signal, endpoint, pollMs: p.pollMs ?? DEFAULT_POLL_MS, metadata: { asmgraph_target: t.slice(0, 64) },
+            journal, signal, endpoint, shape: false, pollMs: p.pollMs ?? DEFAULT_POLL_MS, metadata: { asmgraph_target: t.slice(0, 64) },
             onProgress: (e) => {
               if (e.type === 'cached') say(`${e.count}/${e.total} requests already answered (journal); sending ${e.total - e.count} as a batch`);
               else if (e.type === 'created') say(`batch ${e.batchId} created (${e.requests} requests)`);
@@ -341,7 +341,7 @@ export const evalKind: ReduceKind = {
             },
           })
           : await runOnline(client, g.requests, {
-            journal, concurrency: ctx.concurrency.llm, signal, endpoint,
+            journal, concurrency: ctx.concurrency.llm, signal, endpoint, shape: false,
             onProgress: (e) => {
               if (e.type === 'cached') {
                 say(`${e.count}/${e.total} requests already answered (journal); sending ${e.total - e.count}`);

@@ -15,7 +15,7 @@ import { toFile } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { Journal } from './journal.js';
 import { hashJson, sleep, type Json } from './json.js';
-import { isAnswerBody } from './models.js';
+import { isAnswerBody, shapeChatBody } from './models.js';
 import { redactFor, scrubError } from './provider.js';
 
 /** The endpoints whose answers asmgraph reads (a Responses API answer is stored as it came, in `body`). */
@@ -56,6 +56,8 @@ export interface BatchOptions {
   maxBytesPerBatch?: number;
   /** Batch metadata (merged with asmgraph's own). */
   metadata?: Record<string, string>;
+  /** Reshape each body for its model (`shapeChatBody`; default true). false: the bodies are already shaped. */
+  shape?: boolean;
 }
 
 export const BATCH_MAX_REQUESTS = 50_000;
@@ -207,7 +209,9 @@ export async function runBatch(
   opts: BatchOptions,
 ): Promise<Map<string, LlmResult>> {
   try {
-    return await runBatchInner(client, requests, opts);
+    const endpoint = opts.endpoint ?? DEFAULT_ENDPOINT;
+    const shaped = opts.shape === false ? requests : requests.map((r) => ({ ...r, body: shapeChatBody(endpoint, r.body) }));
+    return await runBatchInner(client, shaped, opts);
   } catch (err) {
     throw scrubError(client, err);
   }

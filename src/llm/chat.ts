@@ -7,7 +7,7 @@ import type OpenAI from 'openai';
 import pLimit from 'p-limit';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { DEFAULT_ENDPOINT, itemKey, validateRequests, type ChatEndpoint, type LlmRequest, type LlmResult } from './batch.js';
-import { isAnswerBody } from './models.js';
+import { isAnswerBody, shapeChatBody } from './models.js';
 import type { Journal } from './journal.js';
 import { errorMessage, type Json } from './json.js';
 import { redactFor } from './provider.js';
@@ -24,6 +24,8 @@ export interface OnlineOptions {
   onProgress?: (e: OnlineProgress) => void;
   /** `/v1/chat/completions` (default) or `/v1/responses` (the Responses API; its answer is kept as it came). */
   endpoint?: ChatEndpoint;
+  /** Reshape each body for its model (`shapeChatBody`; default true). false: the bodies are already shaped. */
+  shape?: boolean;
 }
 
 /**
@@ -34,10 +36,11 @@ export interface OnlineOptions {
  */
 export async function runOnline(
   client: OpenAI,
-  requests: LlmRequest[],
+  given: LlmRequest[],
   opts: OnlineOptions,
 ): Promise<Map<string, LlmResult>> {
   const { journal, signal, onProgress } = opts;
+  const requests = opts.shape === false ? given : given.map((r) => ({ ...r, body: shapeChatBody(opts.endpoint ?? DEFAULT_ENDPOINT, r.body) }));
   const concurrency = opts.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('concurrency must be a positive integer');
   validateRequests(requests);

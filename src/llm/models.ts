@@ -153,3 +153,27 @@ export function isAnswerBody(v: unknown): boolean {
   const b = v as { choices?: unknown; object?: unknown; output?: unknown };
   return Array.isArray(b.choices) || (b.object === 'response' && Array.isArray(b.output));
 }
+
+/**
+ * A Chat Completions body reshaped for its model: for a reasoning model `max_tokens` becomes
+ * `max_completion_tokens` and `temperature` is dropped; `n` > 1 is refused before anything is sent
+ * (ask for that many requests instead). Other bodies, and other endpoints, are returned as they are.
+ * runOnline and runBatch apply it to every request, so generate and describe send what the model takes.
+ */
+export function shapeChatBody(endpoint: string, body: object): object {
+  if (endpoint !== '/v1/chat/completions' || !body || typeof body !== 'object') return body;
+  const b = body as Record<string, unknown>;
+  const model = typeof b.model === 'string' ? b.model : '';
+  if (!modelShape(model).reasoning) return body;
+  if (typeof b.n === 'number' && b.n > 1) {
+    throw new Error(`${model} is a reasoning model and takes no n (asked for n ${b.n}): send ${b.n} requests instead, or use a non-reasoning model`);
+  }
+  const out: Record<string, unknown> = { ...b };
+  if (out.max_tokens !== undefined) {
+    if (out.max_completion_tokens === undefined) out.max_completion_tokens = out.max_tokens;
+    delete out.max_tokens;
+  }
+  delete out.temperature;
+  delete out.n;
+  return out;
+}
