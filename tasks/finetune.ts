@@ -15,9 +15,11 @@
  * price estimate for the job, after the (free) upload and before the job is created. The output model
  * name goes to `model.txt`; `eval` reaches it through Together's OpenAI-compatible chat endpoint.
  *
- * backend `command`: a local trainer (TRL, axolotl, ...) run with bash, given $TRAIN and $VALID
- * (the same JSONL, which those tools read as a "messages" dataset) and $OUT, where it writes the
- * model id or path. No API money is spent, so the budget guard does not apply.
+ * backend `command`: a local trainer (TRL, axolotl, ...; examples/train/ ships one) run with bash in a
+ * temporary folder, given $TRAIN and $VALID (the same JSONL, which those tools read as a "messages"
+ * dataset), $OUT, where it writes the model id or path, and $PROJECT_ROOT. What it prints on stdout
+ * is shown live and kept in the node's log; JSON lines of the protocol in tasks/lib/trainer-protocol.ts
+ * (progress, loss, checkpoints) are formatted. No API money is spent, so the budget guard does not apply.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -371,7 +373,7 @@ async function runCommand(
   const out = path.join(dir, 'out.txt');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? work, LANG: process.env.LANG ?? 'C.UTF-8',
-    TRAIN: trainPath, VALID: validPath ?? '', OUT: out, BASE_MODEL: p.model ?? DEFAULT_FINETUNE_MODEL,
+    TRAIN: trainPath, VALID: validPath ?? '', OUT: out, BASE_MODEL: p.model ?? DEFAULT_FINETUNE_MODEL, PROJECT_ROOT: ctx.projectRoot,
     SUFFIX: p.suffix ?? '', HYPERPARAMETERS: JSON.stringify(p.hyperparameters ?? {}),
   };
   for (const n of p.env ?? []) if (process.env[n] !== undefined) env[n] = process.env[n]!;
@@ -416,7 +418,8 @@ async function runCommand(
       ...(state.lastLoss !== null ? { finalLoss: state.lastLoss } : {}),
       ...(state.lastEvalLoss !== null ? { finalEvalLoss: state.lastEvalLoss } : {}),
       ...(state.steps !== null ? { steps: state.steps } : {}),
-      checkpoints: state.checkpoints,
+      checkpoints: state.checkpoints.length,
+      ...(state.checkpoints.length ? { lastCheckpoint: state.checkpoints.at(-1)! } : {}),
       summary: [`${ctx.target}: ${modelId} (local trainer, ${check.examples} examples${state.lastLoss !== null ? `, final loss ${state.lastLoss}` : ''}${state.checkpoints.length ? `, ${state.checkpoints.length} checkpoints` : ''})`],
     },
   };
