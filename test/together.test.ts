@@ -219,6 +219,20 @@ describe('finetune backend: together', () => {
   });
 });
 
+describe('pipeline.models-2027.yaml', () => {
+  it('loads, and a dry run plans the Together path to the exports without sending anything', async () => {
+    const files: Record<string, string> = { 'pipeline.models-2027.yaml': await fsp.readFile(path.join(REPO, 'pipeline.models-2027.yaml'), 'utf8') };
+    for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+    files['sources/a.cpp'] = 'int main() { return 0; }\n';
+    files['sources/a.prompt.txt'] = 'Write a program that does nothing.\n';
+    const dir = await project(files);
+    const r = await runCli(dir, ['-f', 'pipeline.models-2027.yaml', '--dry-run', 'tuned-eval', 'more-sft', 'dpo'], env());
+    expect(r.code, r.stderr).toBe(0);
+    for (const t of ['dataset', 'tuned', 'tuned-eval', 'harvest', 'more-sft', 'dpo']) expect(r.stdout + r.stderr).toMatch(new RegExp(`would run ${t}:`));
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
 describe('from C++ programs to a Together fine-tune and an eval of it', () => {
   const N = 10;
   const cpp = (i: number) => `#include <cstdio>\n\nint main() {\n    std::printf("%d\\n", ${i * 7});\n    return 0;\n}\n`;
