@@ -20,6 +20,7 @@ const lazy: Record<string, () => Promise<TaskKind>> = {
   inputs: async () => (await import('../tasks/inputs.js')).inputsKind,
   finetune: async () => (await import('../tasks/finetune.js')).finetuneKind,
   eval: async () => (await import('../tasks/eval.js')).evalKind,
+  'eval-export': async () => (await import('../tasks/eval-export.js')).evalExportKind,
 };
 
 export const KIND_NAMES: readonly string[] = [...eager.map((k) => k.name), ...Object.keys(lazy)];

@@ -9,9 +9,17 @@
  * folder as soon as they exist, so the same dataset and parameters never start a second job, even
  * after a crash; the action cache keeps a finished node from running again.
  *
- * backend `command`: a local trainer (TRL, axolotl, ...) run with bash, given $TRAIN and $VALID
- * (the same JSONL, which those tools read as a "messages" dataset) and $OUT, where it writes the
- * model id or path. No API money is spent, so the budget guard does not apply.
+ * backend `together`: hosted open-weight fine-tuning on Together AI through its SDK (src/llm/together.ts):
+ * LoRA (default) or full, SFT with the loss on the assistant turns. Approval (`--yes` or
+ * `budget.approve`) is needed before anything is uploaded; the cap is checked against Together's own
+ * price estimate for the job, after the (free) upload and before the job is created. The output model
+ * name goes to `model.txt`; `eval` reaches it through Together's OpenAI-compatible chat endpoint.
+ *
+ * backend `command`: a local trainer (TRL, axolotl, ...; examples/train/ ships one) run with bash in a
+ * temporary folder, given $TRAIN and $VALID (the same JSONL, which those tools read as a "messages"
+ * dataset), $OUT, where it writes the model id or path, and $PROJECT_ROOT. What it prints on stdout
+ * is shown live and kept in the node's log; JSON lines of the protocol in tasks/lib/trainer-protocol.ts
+ * (progress, loss, checkpoints) are formatted. No API money is spent, so the budget guard does not apply.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +27,11 @@ import {
   estimateTrainingCost, fineTuneKey, FineTuneError, runFineTune, sha256, TrainingNotAvailableError,
   type CostEstimate, type FineTuneEvent, type Hyperparameters,
 } from '../src/llm/index.js';
+import {
+  createTogetherClient, DEFAULT_TOGETHER_MODEL, runTogetherFineTune, TogetherBudgetError, TogetherConfigError,
+  type TogetherEvent, type TogetherTraining,
+} from '../src/llm/together.js';
+import { newTrainerState, trainerLine } from './lib/trainer-protocol.js';
 import {
   InfraError, type ItemView, type JsonObject, type PlanContext, type ReduceInput, type ReduceKind, type RunContext,
   type RunFlags, type TaskResult,
@@ -33,10 +46,11 @@ const MIN_EXAMPLES = 10;
 const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'function']);
 
 interface FinetuneParams {
-  backend?: 'openai' | 'command';
+  backend?: 'openai' | 'together' | 'command';
   model?: string;
   suffix?: string;
-  hyperparameters?: Hyperparameters;
+  hyperparameters?: Hyperparameters & { learning_rate?: number };
+  training?: { type?: 'lora' | 'full'; lora?: TogetherTraining['lora']; n_checkpoints?: number; n_evals?: number; max_seq_length?: number };
   seed?: number;
   provider?: ProviderParams;
   budget?: { maxCost?: number; approve?: boolean };
@@ -59,8 +73,8 @@ export const finetuneKind: ReduceKind = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      backend: { enum: ['openai', 'command'], description: 'openai (default): the fine-tuning API; command: a local trainer.' },
-      model: { type: 'string', minLength: 1, description: `Base model (default ${DEFAULT_FINETUNE_MODEL}); for backend command it is passed as $BASE_MODEL.` },
+      backend: { enum: ['openai', 'together', 'command'], description: 'openai (default): the OpenAI fine-tuning API (no new jobs from 2027-01-06); together: Together AI (open-weight models, LoRA or full); command: a local trainer (examples/train/).' },
+      model: { type: 'string', minLength: 1, description: `Base model (default ${DEFAULT_FINETUNE_MODEL}; for backend together ${DEFAULT_TOGETHER_MODEL}); for backend command it is passed as $BASE_MODEL.` },
       suffix: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,18}$', description: 'Up to 18 characters, part of the fine-tuned model id.' },
       hyperparameters: {
         type: 'object',
@@ -69,6 +83,27 @@ export const finetuneKind: ReduceKind = {
           n_epochs: autoOr({ type: 'integer', minimum: 1, maximum: 50 }),
           batch_size: autoOr({ type: 'integer', minimum: 1, maximum: 256 }),
           learning_rate_multiplier: autoOr({ type: 'number', exclusiveMinimum: 0, maximum: 10 }),
+          learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'backend together (and command, in $HYPERPARAMETERS): the learning rate.' },
+        },
+      },
+      training: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'backend together: how to train.',
+        properties: {
+          type: { enum: ['lora', 'full'], description: 'lora (default): adapter weights on the frozen model; full: every weight.' },
+          lora: {
+            type: 'object', additionalProperties: false,
+            properties: {
+              r: { type: 'integer', minimum: 1, maximum: 512, description: 'LoRA rank (default 16).' },
+              alpha: { type: 'integer', minimum: 1, maximum: 1024, description: 'LoRA alpha (default 32).' },
+              dropout: { type: 'number', minimum: 0, maximum: 1 },
+              trainableModules: { type: 'string', description: 'e.g. "all-linear" or "q_proj,v_proj".' },
+            },
+          },
+          n_checkpoints: { type: 'integer', minimum: 1, description: 'Checkpoints kept during training (one per epoch: n_epochs).' },
+          n_evals: { type: 'integer', minimum: 0, description: 'Evaluations on the valid file during training.' },
+          max_seq_length: { type: 'integer', minimum: 1, description: "Longest example in tokens (default: the model's maximum)." },
         },
       },
       seed: { type: 'integer', minimum: 0 },
@@ -109,6 +144,15 @@ export const finetuneKind: ReduceKind = {
     if ((p.backend ?? 'openai') === 'command') {
       return [`${t}: would run the local trainer on ${check.examples} examples (~${fmtInt(check.tokens)} tokens): ${p.command}; no API cost`, `${t}: dry run: nothing run`];
     }
+    if (p.backend === 'together') {
+      const approved = ctx.flags.yes ? '--yes' : p.budget?.approve === true ? 'budget.approve' : null;
+      const cap = capOf(p, ctx.flags);
+      return [
+        `${t}: would upload ${check.examples} examples (~${fmtInt(check.tokens)} tokens) to Together and start a ${p.training?.type ?? 'lora'} fine-tune of ${p.model ?? DEFAULT_TOGETHER_MODEL} (${p.hyperparameters?.n_epochs ?? 'default'} epochs)`,
+        `${t}: budget guard: the price is Together's own estimate for the job, asked after the (free) upload and before the job starts; ${approved ? `approved by ${approved}` : 'would refuse: spending needs approval (--yes or budget.approve)'}${cap !== null ? `, cap ${fmtUsd(cap)}` : ''}`,
+        `${t}: dry run: nothing uploaded`,
+      ];
+    }
     needCapability(providerConfig(p.provider), 'fine-tune');
     const est = estimate(p, check);
     const v = guard(est, p, ctx.flags);
@@ -140,6 +184,7 @@ export const finetuneKind: ReduceKind = {
       ctx.progress(line);
     };
     if ((p.backend ?? 'openai') === 'command') return runCommand(p, ctx, dir, trainPath, valid ? validPath : null, check, say);
+    if (p.backend === 'together') return runTogether(p, ctx, trainPath, valid ? validPath : null, check, say);
 
     const cfg = providerConfig(p.provider);
     needCapability(cfg, 'fine-tune');
@@ -328,22 +373,31 @@ async function runCommand(
   const out = path.join(dir, 'out.txt');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? work, LANG: process.env.LANG ?? 'C.UTF-8',
-    TRAIN: trainPath, VALID: validPath ?? '', OUT: out, BASE_MODEL: p.model ?? DEFAULT_FINETUNE_MODEL,
+    TRAIN: trainPath, VALID: validPath ?? '', OUT: out, BASE_MODEL: p.model ?? DEFAULT_FINETUNE_MODEL, PROJECT_ROOT: ctx.projectRoot,
     SUFFIX: p.suffix ?? '', HYPERPARAMETERS: JSON.stringify(p.hyperparameters ?? {}),
   };
   for (const n of p.env ?? []) if (process.env[n] !== undefined) env[n] = process.env[n]!;
   say(`running the local trainer on ${check.examples} examples`);
   const { $ } = await import('zx');
   const proc = $({ cwd: work, env, signal: ctx.signal, quiet: true, nothrow: true })`bash -c ${p.command!}`;
+  // The line protocol (tasks/lib/trainer-protocol.ts): each stdout line is shown live and kept in
+  // the node's log as it arrives, JSON lines formatted (loss, progress, checkpoints).
+  const state = newTrainerState();
   let partial = '';
+  const onLine = (l: string) => {
+    if (!l.trim()) return;
+    const text = scrub(new Error(trainerLine(l, state))).message;
+    ctx.log(text);
+    ctx.progress(text.slice(0, 300));
+  };
   proc.stdout.on('data', (d: Buffer) => {
     const lines = (partial + d.toString('utf8')).split('\n');
     partial = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) ctx.progress(l.trimEnd().slice(0, 300));
+    for (const l of lines) onLine(l);
   });
   const res = await proc;
-  if (res.stdout) ctx.log(res.stdout.trimEnd());
-  if (res.stderr) ctx.log(res.stderr.trimEnd());
+  onLine(partial);
+  if (res.stderr) ctx.log(scrub(new Error(res.stderr.trimEnd())).message);
   if (ctx.signal.aborted) throw new Error('interrupted');
   if (res.exitCode !== 0) {
     throw scrub(new InfraError(`the trainer exited with code ${res.exitCode}: ${res.stderr.trim().split('\n').slice(-5).join('\n')}`));
@@ -361,7 +415,99 @@ async function runCommand(
     meta: {
       backend: 'command', modelId, jobId: null, baseModel: p.model ?? DEFAULT_FINETUNE_MODEL, examples: check.examples,
       trainingTokens: check.tokens, costEstimate: 0,
-      summary: [`${ctx.target}: ${modelId} (local trainer, ${check.examples} examples)`],
+      ...(state.lastLoss !== null ? { finalLoss: state.lastLoss } : {}),
+      ...(state.lastEvalLoss !== null ? { finalEvalLoss: state.lastEvalLoss } : {}),
+      ...(state.steps !== null ? { steps: state.steps } : {}),
+      checkpoints: state.checkpoints.length,
+      ...(state.checkpoints.length ? { lastCheckpoint: state.checkpoints.at(-1)! } : {}),
+      summary: [`${ctx.target}: ${modelId} (local trainer, ${check.examples} examples${state.lastLoss !== null ? `, final loss ${state.lastLoss}` : ''}${state.checkpoints.length ? `, ${state.checkpoints.length} checkpoints` : ''})`],
     },
   };
+}
+
+function capOf(p: FinetuneParams, flags: RunFlags): number | null {
+  const caps = [flags.maxCost, p.budget?.maxCost].filter((c): c is number => typeof c === 'number');
+  return caps.length ? Math.min(...caps) : null;
+}
+
+/** backend together: approval first, then Together's estimate against the cap, then the job. */
+async function runTogether(
+  p: FinetuneParams, ctx: RunContext, trainPath: string, validPath: string | null, check: DatasetCheck, say: (line: string) => void,
+): Promise<TaskResult> {
+  const model = p.model ?? DEFAULT_TOGETHER_MODEL;
+  const approvedBy = ctx.flags.yes ? '--yes' : p.budget?.approve === true ? 'budget.approve' : null;
+  const cap = capOf(p, ctx.flags);
+  if (!approvedBy) {
+    throw new InfraError(
+      `fine-tuning ${model} on Together (~${fmtInt(check.tokens)} tokens × ${p.hyperparameters?.n_epochs ?? 'default'} epochs) spends money and needs approval; nothing was uploaded`,
+      'approve with --yes (optionally with --max-cost <usd>), or set params.budget.approve: true (and budget.maxCost) in pipeline.yaml',
+    );
+  }
+  const provider = p.provider ?? {};
+  let client;
+  try {
+    client = await createTogetherClient({ baseURL: provider.baseURL, maxRetries: provider.maxRetries, timeoutMs: provider.timeoutMs });
+  } catch (err) {
+    if (err instanceof TogetherConfigError) throw new InfraError(err.message);
+    throw err;
+  }
+  const journal = await journalFor(ctx, { provider: 'compatible', baseURL: `together:${provider.baseURL ?? process.env.TOGETHER_BASE_URL ?? 'default'}` });
+  const epochs = typeof p.hyperparameters?.n_epochs === 'number' ? p.hyperparameters.n_epochs : undefined;
+  const batch = typeof p.hyperparameters?.batch_size === 'number' ? p.hyperparameters.batch_size : undefined;
+  const training: TogetherTraining = {
+    type: p.training?.type ?? 'lora',
+    ...(p.training?.lora ? { lora: p.training.lora } : {}),
+    ...(epochs !== undefined ? { n_epochs: epochs } : {}),
+    ...(p.hyperparameters?.learning_rate !== undefined ? { learning_rate: p.hyperparameters.learning_rate } : {}),
+    ...(batch !== undefined ? { batch_size: batch } : {}),
+    ...(p.training?.n_checkpoints !== undefined ? { n_checkpoints: p.training.n_checkpoints } : {}),
+    ...(p.training?.n_evals !== undefined ? { n_evals: p.training.n_evals } : {}),
+    ...(p.training?.max_seq_length !== undefined ? { max_seq_length: p.training.max_seq_length } : {}),
+  };
+  let jobId: string | null = null;
+  let estimate: number | null = null;
+  let tokens: number | null = null;
+  let price: number | null = null;
+  const onEvent = (e: TogetherEvent) => {
+    switch (e.type) {
+      case 'uploaded': say(`uploaded ${e.file} as ${e.fileId}`); break;
+      case 'estimate':
+        estimate = e.usd;
+        say(`Together's estimate: ${e.usd === null ? 'not available' : fmtUsd(e.usd)}${e.trainTokens !== null ? ` for ${fmtInt(e.trainTokens)} training tokens` : ''}${e.limit !== null ? ` (your limit ${fmtUsd(e.limit)})` : ''}`);
+        break;
+      case 'created': jobId = e.jobId; say(`job ${e.jobId} created`); break;
+      case 'resumed': jobId = e.jobId; say(`resuming job ${e.jobId}`); break;
+      case 'status': say(`job ${e.jobId}: ${e.status}`); break;
+      case 'metrics':
+        say(`step ${e.step ?? '?'}: train loss ${e.trainLoss ?? '?'}${e.validLoss !== null ? `, valid loss ${e.validLoss}` : ''}`);
+        break;
+      case 'message': if (e.level !== 'info') say(`${e.level}: ${e.message}`); else say(e.message); break;
+      case 'done': jobId = e.jobId; tokens = e.tokens; price = e.priceUsd; say(`job ${e.jobId} completed: ${e.model}`); break;
+    }
+  };
+  const approve = (est: { usd: number | null }): string | null => {
+    if (cap === null) return null;
+    if (est.usd === null) return `Together gave no price estimate for this job, so the cost cap ${fmtUsd(cap)} cannot be checked; nothing was started (the uploaded files are kept for the next run)`;
+    if (est.usd > cap) return `Together estimates this job at ${fmtUsd(est.usd)}, over the cost cap ${fmtUsd(cap)}; nothing was started (the uploaded files are kept for the next run)`;
+    return null;
+  };
+  let modelId: string;
+  try {
+    modelId = await runTogetherFineTune(client, {
+      trainPath, ...(validPath ? { validPath } : {}), model, ...(p.suffix ? { suffix: p.suffix } : {}), training, ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      journal, pollMs: p.pollMs ?? DEFAULT_POLL_MS, onEvent, signal: taskSignal(ctx.signal), retryFailed: p.retryFailed ?? false, approve,
+    });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    if (err instanceof TogetherBudgetError) throw scrub(new InfraError(err.message, 'raise --max-cost / budget.maxCost, or train on fewer examples or epochs'));
+    if (err instanceof FineTuneError) throw scrub(new InfraError(err.message, 'fix the dataset or parameters, or set params.retryFailed: true to start a new job'));
+    throw scrub(err);
+  }
+  const meta: JsonObject = {
+    backend: 'together', modelId, jobId, baseModel: model, training: training.type, examples: check.examples,
+    trainingTokens: check.tokens, costEstimate: estimate,
+    summary: [`${ctx.target}: ${modelId} (Together job ${jobId ?? '?'}; ${check.examples} examples, ${training.type}${estimate !== null ? `, estimated ${fmtUsd(estimate)}` : ''}${price !== null ? `, billed ${fmtUsd(price)}` : ''})`],
+  };
+  if (tokens !== null) meta.trainedTokens = tokens;
+  return { status: 'ok', files: { model: `${modelId}\n` }, meta };
 }

@@ -98,7 +98,7 @@ describe('renderReport markdown', () => {
     const header = lines.findIndex((l) => l.startsWith('| Model |'));
     expect(lines[header]).toBe('| Model | Samples | Extracted | Assembles | Links | Runs | Matches | pass@1 | pass@2 | Tokens in | Tokens out | Cost |');
     expect(lines[header + 2]).toBe('| gpt-4o-mini (base) | 2 | 50.0% (1) | 0.0% (0) | 0.0% (0) | 0.0% (0) | 0.0% (0) | 0.0% | 0.0% | 240 | 640 | $0.0004 |');
-    expect(lines[header + 3]).toBe('| fine-tune | 4 | 100.0% (4) | 100.0% (4) | 75.0% (3) | 75.0% (3) | 50.0% (2) | 50.0% | 100.0% | 620 | 4,080 | $0.0051 |');
+    expect(lines[header + 3]).toBe('| fine-tune | 4 | 100.0% (4) | 100.0% (4) | 75.0% (3) | 75.0% (3) | 50.0% (2) | 50.0% [50.0–50.0%] | 100.0% [100.0–100.0%] | 620 | 4,080 | $0.0051 |');
     expect(lines[header + 4]).toBe('| Qwen &lt;local&gt; & "friends" | 1 | 100.0% (1) | 100.0% (1) | 100.0% (1) | 0.0% (0) | 0.0% (0) | 0.0% | n/a | 0 | 0 | n/a |');
   });
 

@@ -268,7 +268,7 @@ describe('eval', () => {
     }
 
     const lines = first.events.filter((e) => e.type === 'report' && e.target === 'eval').flatMap((e) => e.lines as string[]);
-    expect(lines.join('\n')).toMatch(/base \(gpt-4o-mini\): pass@1 22\.2%, pass@3 66\.7%/);
+    expect(lines.join('\n')).toMatch(/base \(gpt-4o-mini\): pass@1 22\.2% \[95% CI [\d.]+%–[\d.]+%\], pass@3 66\.7%/);
     expect(lines.join('\n')).toMatch(/fine-tuned \(ft:gpt-4o-mini-2024-07-18:asmgraph::evaltest\): pass@1 88\.9%, pass@3 100\.0%/);
     // Identical assembly is checked once.
     expect(checkEvents(first, 'executed')).toHaveLength(new Set([...distinctAsm(BASE), ...distinctAsm(TUNED)]).size);
@@ -311,7 +311,7 @@ describe('eval', () => {
     expect(server.requests.length).toBe(before);
     const lines = plan.events.filter((e) => e.type === 'report' && e.target === 'eval').flatMap((e) => e.lines as string[]).join('\n');
     expect(lines).toMatch(/would send 27 requests \(3 models × 3 prompts of split all × 3 samples/);
-    expect(lines).toMatch(/gpt-4\.1-nano: 9 requests, ~[\d,]+ prompt tokens, at most 36,864 completion tokens, est\. cost \$/);
+    expect(lines).toMatch(/gpt-4\.1-nano: 9 requests \(max_tokens, temperature\), ~[\d,]+ prompt tokens, at most [\d,]+ completion tokens \(\d+ each\), est\. cost \$/);
     expect(lines).toMatch(/dry run: nothing sent/);
   });
 

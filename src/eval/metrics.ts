@@ -97,6 +97,12 @@ export interface ModelMetrics {
   passAtK: number | null;
   /** How many prompts pass@k was averaged over. */
   passAtKPrompts: number;
+  /** 95 % confidence interval of pass@k over prompts (see `meanInterval`); null with fewer than 2 prompts. */
+  passAtKInterval: [number, number] | null;
+  /** The same for pass@1. */
+  passAt1Interval: [number, number] | null;
+  /** Samples per prompt (the smallest n over prompts). */
+  n: number;
   /** Prompts with at least one `ok` sample. */
   promptsSolved: number;
   tokens: { input: number; output: number; samplesWithUsage: number };
@@ -119,6 +125,20 @@ function zeroStages(): StageCounts {
 
 function mean(xs: number[]): number | null {
   return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * A 95 % confidence interval for the mean of per-prompt scores in [0, 1]: the normal approximation
+ * mean ± 1.96 · s / √P with the sample standard deviation s over P prompts, clipped to [0, 1]. The
+ * uncertainty that matters is which prompts were drawn (the per-prompt estimator is already unbiased
+ * for its prompt), so the spread is taken over prompts. null for fewer than two prompts.
+ */
+export function meanInterval(xs: readonly number[]): [number, number] | null {
+  if (xs.length < 2) return null;
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
+  const h = 1.96 * Math.sqrt(v / xs.length);
+  return [Math.max(0, m - h), Math.min(1, m + h)];
 }
 
 /** Per-model counts, stage rates, pass@1 / pass@k averaged over prompts, tokens and cost. */
@@ -182,6 +202,9 @@ export function summarize(samples: readonly MetricSample[], options: SummarizeOp
       k,
       passAtK: mean(atK.map((g) => passAtK(g.n, g.c, k))),
       passAtKPrompts: atK.length,
+      passAtKInterval: meanInterval(atK.map((g) => passAtK(g.n, g.c, k))),
+      passAt1Interval: meanInterval(groups.map((g) => passAtK(g.n, g.c, 1))),
+      n: groups.length ? Math.min(...groups.map((g) => g.n)) : 0,
       promptsSolved: groups.filter((g) => g.c > 0).length,
       tokens,
       cost,

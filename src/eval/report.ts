@@ -2,6 +2,7 @@
  * Renders an evaluation as Markdown, JSON and one self-contained HTML page (inline CSS and SVG, no
  * scripts, no external assets). Model output is untrusted: everything is escaped.
  */
+import { createPatch } from 'diff';
 import { STAGES, VERDICTS, type EvalMetrics, type MetricSample, type ModelMetrics, type Verdict } from './metrics.js';
 
 export interface ReportModel {
@@ -13,7 +14,18 @@ export interface ReportPrompt {
   id: string;
   prompt: string;
   cpp: string;
+  /** The first test case's expected output. */
   expectedOutput: string;
+  /** Every test case (name, stdin, expected output); absent in reports from before test cases. */
+  cases?: { name: string; stdin: string; expected: string }[];
+}
+
+/** How one sample did on one test case. */
+export interface ReportCase {
+  name: string;
+  verdict: Verdict;
+  detail: string;
+  stdout?: string;
 }
 
 export interface ReportSample extends MetricSample {
@@ -25,8 +37,12 @@ export interface ReportSample extends MetricSample {
   asm?: string;
   /** Human-readable explanation of the verdict (tool error reason, first differing line, ...). */
   detail: string;
-  /** What the program printed, when it ran. */
+  /** What the program printed, when it ran (on the first case that failed, else the first case). */
   stdout?: string;
+  /** The test case `stdout` belongs to. */
+  case?: string;
+  /** Every test case's result (a sample passes only if all are ok). */
+  cases?: ReportCase[];
 }
 
 export interface ReportData {
@@ -68,6 +84,18 @@ function sortKeys(value: unknown): unknown {
 
 export function stableJson(value: unknown): string {
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+/** A unified diff of the expected output against what the program printed ("" when equal). */
+export function outputDiff(expected: string, got: string, caseName = 'stdout'): string {
+  if (expected === got) return '';
+  const patch = createPatch(caseName, expected, got, 'expected', 'actual', { context: 2 });
+  // Drop the "Index:" and "====" header lines: the file names say enough.
+  return patch.split('\n').slice(2).join('\n').trimEnd();
+}
+
+function interval(iv: [number, number] | null | undefined): string {
+  return iv ? ` [${(iv[0] * 100).toFixed(1)}–${(iv[1] * 100).toFixed(1)}%]` : '';
 }
 
 function pct(x: number | null | undefined): string {
@@ -175,7 +203,7 @@ function renderMarkdown(data: ReportData, rows: ModelRow[]): string {
     }
     const stage = (s: (typeof STAGES)[number]) => `${pct(m.samples ? m.rates[s] : null)} (${m.counts[s]})`;
     out.push(
-      `| ${mdCell(r.label)} | ${m.samples} | ${STAGES.map(stage).join(' | ')} | ${pct(m.passAt1)} | ${pct(m.passAtK)} | ${int(m.tokens.input)} | ${int(m.tokens.output)} | ${money(m.cost?.total)} |`,
+      `| ${mdCell(r.label)} | ${m.samples} | ${STAGES.map(stage).join(' | ')} | ${pct(m.passAt1)}${interval(m.passAt1Interval)} | ${pct(m.passAtK)}${interval(m.passAtKInterval)} | ${int(m.tokens.input)} | ${int(m.tokens.output)} | ${money(m.cost?.total)} |`,
     );
   }
   out.push('', '## Per-prompt verdicts', '');
@@ -185,8 +213,26 @@ function renderMarkdown(data: ReportData, rows: ModelRow[]): string {
     const cells = rows.map((r) => mdCell(tally(samplesFor(data, r.id, p.id))));
     out.push(`| \`${mdCell(p.id).replace(/`/g, "'")}\` ${mdCell(clip(p.prompt, 90))} | ${cells.join(' | ')} |`);
   }
-  out.push('');
+  out.push('', '## Expected vs actual output', '', 'The first failing sample of each model and prompt that ran but printed something else, as a unified diff (- expected, + actual).', '');
+  let diffs = 0;
+  for (const p of data.prompts) {
+    for (const r of rows) {
+      const s = samplesFor(data, r.id, p.id).find((x) => x.verdict === 'output-mismatch' && x.stdout !== undefined);
+      if (!s) continue;
+      const exp = expectedFor(p, s.case);
+      const d = outputDiff(exp, s.stdout!, s.case ?? 'stdout');
+      if (!d) continue;
+      diffs++;
+      out.push(`### \`${mdCell(p.id).replace(/`/g, "'")}\` · ${mdCell(r.label)} · sample #${s.index + 1}${s.case ? ` · case ${mdCell(s.case)}` : ''}`, '', '```diff', d.replace(/```/g, "'''").replace(/</g, '&lt;').replace(/>/g, '&gt;'), '```', '');
+    }
+  }
+  if (!diffs) out.push('(none)', '');
   return out.join('\n');
+}
+
+/** The expected output of a prompt's named case (the first case by default). */
+function expectedFor(p: ReportPrompt, caseName: string | undefined): string {
+  return p.cases?.find((c) => c.name === caseName)?.expected ?? p.expectedOutput;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,9 +284,15 @@ function sampleBody(s: ReportSample, p: ReportPrompt): string {
   } else {
     out.push(`<p class="muted">No assembly extracted. Raw answer:</p><pre class="code answer">${e(s.answer)}</pre>`);
   }
+  if (s.cases && s.cases.length > 1) {
+    out.push(`<p class="cases">${s.cases.map((c) => `${e(c.name)} ${badge(c.verdict)}`).join(' · ')}</p>`);
+  }
   if (s.stdout !== undefined && s.verdict !== 'ok') {
+    const exp = expectedFor(p, s.case);
+    const d = outputDiff(exp, s.stdout, s.case ?? 'stdout');
+    const lines = d.split('\n').map((l) => `<span class="${l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx'}">${e(l)}</span>`).join('\n');
     out.push(
-      `<details class="io"><summary>stdout vs expected</summary><div class="io2"><div><h5>got</h5><pre class="code">${e(s.stdout)}</pre></div><div><h5>expected</h5><pre class="code">${e(p.expectedOutput)}</pre></div></div></details>`,
+      `<details class="io" open><summary>expected vs actual${s.case ? ` (case ${e(s.case)})` : ''}</summary>${d ? `<pre class="code diff">${lines}</pre>` : ''}<div class="io2"><div><h5>got</h5><pre class="code">${e(s.stdout)}</pre></div><div><h5>expected</h5><pre class="code">${e(exp)}</pre></div></div></details>`,
     );
   }
   if (s.asm !== undefined && s.asm !== '') {
@@ -273,7 +325,7 @@ function metricsTable(data: ReportData, rows: ModelRow[]): string {
     const swatch = `<span class="swatch" style="background:${r.color}"></span>`;
     if (!m) return `<tr><th scope="row">${swatch}${e(r.label)}</th><td>0</td>${'<td>n/a</td>'.repeat(7)}<td>0</td><td>0</td><td>n/a</td></tr>`;
     const stage = (s: (typeof STAGES)[number]) => `<td>${pct(m.samples ? m.rates[s] : null)} <span class="muted">${m.counts[s]}</span></td>`;
-    return `<tr><th scope="row">${swatch}${e(r.label)}<div class="mid">${e(r.id)}</div></th><td>${m.samples}</td>${STAGES.map(stage).join('')}<td>${pct(m.passAt1)}</td><td>${pct(m.passAtK)}${m.passAtK !== null ? ` <span class="muted">${m.passAtKPrompts}p</span>` : ''}</td><td>${int(m.tokens.input)}</td><td>${int(m.tokens.output)}</td><td>${money(m.cost?.total)}</td></tr>`;
+    return `<tr><th scope="row">${swatch}${e(r.label)}<div class="mid">${e(r.id)}</div></th><td>${m.samples}</td>${STAGES.map(stage).join('')}<td>${pct(m.passAt1)}<span class="muted">${interval(m.passAt1Interval)}</span></td><td>${pct(m.passAtK)}${m.passAtK !== null ? ` <span class="muted">${m.passAtKPrompts}p${interval(m.passAtKInterval)}</span>` : ''}</td><td>${int(m.tokens.input)}</td><td>${int(m.tokens.output)}</td><td>${money(m.cost?.total)}</td></tr>`;
   });
   return `<table class="metrics"><thead><tr>${head.map((h) => `<th scope="col">${e(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }
@@ -316,6 +368,7 @@ details{margin:6px 0}summary{cursor:pointer;font-size:12.5px;color:#374151}
 details.more{border-top:1px dashed var(--line);padding-top:6px}
 .io2{display:grid;grid-template-columns:1fr 1fr;gap:6px}
 footer{margin-top:24px;color:var(--muted);font-size:12px}
+pre.diff .add{color:#166534;background:#dcfce7}pre.diff .del{color:#991b1b;background:#fee2e2}pre.diff .ctx{color:#374151}
 `;
 
 function renderHtml(data: ReportData, rows: ModelRow[]): string {
@@ -348,7 +401,7 @@ ${charts}
 </div>
 <h2>Prompts</h2>
 ${prompts}
-<footer>Stages are cumulative: extracted → assembles → links → runs (no crash or timeout) → output matches. pass@k is the unbiased estimator of Chen et al. (2021), averaged over prompts with at least k samples.</footer>
+<footer>Stages are cumulative: extracted → assembles → links → runs (no crash or timeout) → output matches. pass@k is the unbiased estimator of Chen et al. (2021) from n samples per prompt, averaged over prompts with at least k samples; brackets give a 95 % confidence interval over prompts. A sample passes only if it matches on every test case.</footer>
 </body>
 </html>
 `;

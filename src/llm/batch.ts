@@ -15,9 +15,11 @@ import { toFile } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { Journal } from './journal.js';
 import { hashJson, sleep, type Json } from './json.js';
+import { isAnswerBody, shapeChatBody } from './models.js';
 import { redactFor, scrubError } from './provider.js';
 
-export type ChatEndpoint = '/v1/chat/completions';
+/** The endpoints whose answers asmgraph reads (a Responses API answer is stored as it came, in `body`). */
+export type ChatEndpoint = '/v1/chat/completions' | '/v1/responses';
 
 export interface LlmRequest {
   custom_id: string;
@@ -54,6 +56,8 @@ export interface BatchOptions {
   maxBytesPerBatch?: number;
   /** Batch metadata (merged with asmgraph's own). */
   metadata?: Record<string, string>;
+  /** Reshape each body for its model (`shapeChatBody`; default true). false: the bodies are already shaped. */
+  shape?: boolean;
 }
 
 export const BATCH_MAX_REQUESTS = 50_000;
@@ -141,8 +145,9 @@ export function splitIntoBatches(
   return out;
 }
 
+/** A Chat Completion, or a Responses API object (see `answerText` in models.ts to read either). */
 function isChatCompletion(v: unknown): v is ChatCompletion {
-  return !!v && typeof v === 'object' && Array.isArray((v as { choices?: unknown }).choices);
+  return isAnswerBody(v);
 }
 
 /** Parses output/error file lines into per-custom_id results. */
@@ -204,7 +209,9 @@ export async function runBatch(
   opts: BatchOptions,
 ): Promise<Map<string, LlmResult>> {
   try {
-    return await runBatchInner(client, requests, opts);
+    const endpoint = opts.endpoint ?? DEFAULT_ENDPOINT;
+    const shaped = opts.shape === false ? requests : requests.map((r) => ({ ...r, body: shapeChatBody(endpoint, r.body) }));
+    return await runBatchInner(client, shaped, opts);
   } catch (err) {
     throw scrubError(client, err);
   }

@@ -5,8 +5,9 @@
  */
 import type OpenAI from 'openai';
 import pLimit from 'p-limit';
-import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, validateRequests, type LlmRequest, type LlmResult } from './batch.js';
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import { DEFAULT_ENDPOINT, itemKey, validateRequests, type ChatEndpoint, type LlmRequest, type LlmResult } from './batch.js';
+import { isAnswerBody, shapeChatBody } from './models.js';
 import type { Journal } from './journal.js';
 import { errorMessage, type Json } from './json.js';
 import { redactFor } from './provider.js';
@@ -21,6 +22,10 @@ export interface OnlineOptions {
   journal: Journal;
   signal?: AbortSignal;
   onProgress?: (e: OnlineProgress) => void;
+  /** `/v1/chat/completions` (default) or `/v1/responses` (the Responses API; its answer is kept as it came). */
+  endpoint?: ChatEndpoint;
+  /** Reshape each body for its model (`shapeChatBody`; default true). false: the bodies are already shaped. */
+  shape?: boolean;
 }
 
 /**
@@ -31,23 +36,25 @@ export interface OnlineOptions {
  */
 export async function runOnline(
   client: OpenAI,
-  requests: LlmRequest[],
+  given: LlmRequest[],
   opts: OnlineOptions,
 ): Promise<Map<string, LlmResult>> {
   const { journal, signal, onProgress } = opts;
+  const requests = opts.shape === false ? given : given.map((r) => ({ ...r, body: shapeChatBody(opts.endpoint ?? DEFAULT_ENDPOINT, r.body) }));
   const concurrency = opts.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('concurrency must be a positive integer');
   validateRequests(requests);
   signal?.throwIfAborted();
 
   const results = new Map<string, LlmResult>();
-  const keys = requests.map((r) => itemKey(DEFAULT_ENDPOINT, r));
+  const endpoint = opts.endpoint ?? DEFAULT_ENDPOINT;
+  const keys = requests.map((r) => itemKey(endpoint, r));
   const cached = await Promise.all(keys.map((k) => journal.get(k)));
   let done = 0;
   const todo: number[] = [];
   requests.forEach((r, i) => {
     const v = cached[i] as any;
-    if (v && v.ok === true && v.body && Array.isArray(v.body.choices)) results.set(r.custom_id, { ok: true, body: v.body });
+    if (v && v.ok === true && isAnswerBody(v.body)) results.set(r.custom_id, { ok: true, body: v.body });
     else todo.push(i);
   });
   onProgress?.({ type: 'cached', count: results.size, total: requests.length });
@@ -61,7 +68,9 @@ export async function runOnline(
         let result: LlmResult;
         try {
           const body = { ...(r.body as object), stream: false } as ChatCompletionCreateParamsNonStreaming;
-          const completion = await client.chat.completions.create(body, { signal });
+          const completion = endpoint === '/v1/responses'
+            ? ((await client.responses.create(body as never, { signal })) as unknown as ChatCompletion)
+            : await client.chat.completions.create(body, { signal });
           result = { ok: true, body: completion };
           await journal.put(keys[i]!, { ok: true, body: completion as unknown as Json });
         } catch (err) {

@@ -5,3 +5,4 @@ export * from './chat.js';
 export * from './extract.js';
 export * from './finetune.js';
 export { canonicalJson, hashJson, sha256 } from './json.js';
+export * from './models.js';

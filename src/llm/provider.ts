@@ -7,7 +7,7 @@
  */
 import OpenAI, { AzureOpenAI } from 'openai';
 
-export type ProviderKind = 'openai' | 'azure' | 'compatible';
+export type ProviderKind = 'openai' | 'azure' | 'compatible' | 'together';
 export type Capability = 'chat' | 'batch' | 'fine-tune';
 
 export interface ProviderConfig {
@@ -36,7 +36,13 @@ const CAPABILITIES: Record<ProviderKind, readonly Capability[]> = {
   azure: ['chat', 'batch', 'fine-tune'],
   // vLLM, llama.cpp and Ollama serve chat completions but no /v1/files, /v1/batches or /v1/fine_tuning.
   compatible: ['chat'],
+  // Together AI's OpenAI-compatible chat endpoint (its fine-tuning is finetune's `backend: together`;
+  // its batch API wants purpose batch-api files, which this client does not make).
+  together: ['chat'],
 };
+
+/** Together AI's OpenAI-compatible API (TOGETHER_BASE_URL overrides it). */
+export const TOGETHER_OPENAI_BASE_URL = 'https://api.together.xyz/v1';
 
 /** Thrown for configuration problems a user must fix (missing key, unsupported capability). */
 export class ProviderConfigError extends Error {
@@ -48,7 +54,7 @@ export class ProviderConfigError extends Error {
 
 export function capabilities(cfg: Pick<ProviderConfig, 'provider'>): Capability[] {
   const caps = CAPABILITIES[cfg.provider];
-  if (!caps) throw new ProviderConfigError(`unknown provider '${String(cfg.provider)}' (expected openai, azure or compatible)`);
+  if (!caps) throw new ProviderConfigError(`unknown provider '${String(cfg.provider)}' (expected openai, azure, compatible or together)`);
   return [...caps];
 }
 
@@ -63,6 +69,9 @@ export function requireCapability(cfg: Pick<ProviderConfig, 'provider'>, cap: Ca
     throw new ProviderConfigError(
       `provider '${cfg.provider}' has no Batch API: set mode: online (concurrent chat completions) instead`,
     );
+  }
+  if (cap === 'fine-tune' && cfg.provider === 'together') {
+    throw new ProviderConfigError(`fine-tuning on Together is finetune's params.backend: together (its own SDK), not a provider`);
   }
   if (cap === 'fine-tune') {
     throw new ProviderConfigError(
@@ -120,6 +129,11 @@ export function createClient(cfg: ProviderConfig, env: Env = process.env): OpenA
     });
   }
 
+  if (cfg.provider === 'together') {
+    const apiKey = nonEmpty(env.TOGETHER_API_KEY);
+    if (!apiKey) throw new ProviderConfigError('TOGETHER_API_KEY is not set in the environment');
+    return new OpenAI({ ...common, apiKey, adminAPIKey: null, baseURL: cfg.baseURL ?? nonEmpty(env.TOGETHER_BASE_URL) ?? TOGETHER_OPENAI_BASE_URL });
+  }
   const baseURL = cfg.baseURL ?? nonEmpty(env.OPENAI_BASE_URL);
   if (cfg.provider === 'compatible') {
     if (!baseURL) throw new ProviderConfigError(`provider 'compatible' needs a baseURL (or OPENAI_BASE_URL)`);

@@ -34,7 +34,7 @@ export const providerSchema: JsonObject = {
   additionalProperties: false,
   description: 'Where requests go. API keys are never configured here: set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT) in the environment.',
   properties: {
-    type: { enum: ['openai', 'azure', 'compatible'], description: 'openai (default), azure, or compatible (vLLM, llama.cpp, Ollama: chat only).' },
+    type: { enum: ['openai', 'azure', 'compatible', 'together'], description: 'openai (default), azure, compatible (vLLM, llama.cpp, Ollama: chat only), or together (Together AI\'s OpenAI-compatible chat, key TOGETHER_API_KEY).' },
     baseURL: { type: 'string', description: 'API base URL including /v1 (default: OPENAI_BASE_URL, else api.openai.com).' },
     apiVersion: { type: 'string', description: 'Azure API version (default OPENAI_API_VERSION or 2024-10-21).' },
     deployment: { type: 'string', description: 'Azure deployment name.' },
@@ -87,7 +87,9 @@ export function clientFor(cfg: ProviderConfig): OpenAI {
 
 /** Which server a journal's batch and job ids belong to (no secrets: URLs and names only). */
 export function endpointIdentity(cfg: ProviderConfig, env: NodeJS.ProcessEnv = process.env): string {
-  const baseURL = cfg.baseURL ?? env.OPENAI_BASE_URL ?? (cfg.provider === 'azure' ? env.AZURE_OPENAI_ENDPOINT : undefined) ?? 'https://api.openai.com/v1';
+  const baseURL = cfg.provider === 'together'
+    ? (cfg.baseURL ?? env.TOGETHER_BASE_URL ?? 'https://api.together.xyz/v1')
+    : (cfg.baseURL ?? env.OPENAI_BASE_URL ?? (cfg.provider === 'azure' ? env.AZURE_OPENAI_ENDPOINT : undefined) ?? 'https://api.openai.com/v1');
   return hashJson({ provider: cfg.provider, baseURL, deployment: cfg.deployment ?? null }).slice(0, 16);
 }
 

@@ -22,6 +22,7 @@ export type RouteName =
   | 'GET /v1/batches/:id'
   | 'POST /v1/batches/:id/cancel'
   | 'POST /v1/chat/completions'
+  | 'POST /v1/responses'
   | 'POST /v1/fine_tuning/jobs'
   | 'GET /v1/fine_tuning/jobs/:id'
   | 'GET /v1/fine_tuning/jobs/:id/events'
@@ -161,11 +162,27 @@ const ROUTES: { method: string; re: RegExp; name: RouteName }[] = [
   { method: 'GET', re: /^\/v1\/batches\/([^/]+)$/, name: 'GET /v1/batches/:id' },
   { method: 'POST', re: /^\/v1\/batches\/([^/]+)\/cancel$/, name: 'POST /v1/batches/:id/cancel' },
   { method: 'POST', re: /^\/v1\/chat\/completions$/, name: 'POST /v1/chat/completions' },
+  { method: 'POST', re: /^\/v1\/responses$/, name: 'POST /v1/responses' },
   { method: 'POST', re: /^\/v1\/fine_tuning\/jobs$/, name: 'POST /v1/fine_tuning/jobs' },
   { method: 'GET', re: /^\/v1\/fine_tuning\/jobs\/([^/]+)$/, name: 'GET /v1/fine_tuning/jobs/:id' },
   { method: 'GET', re: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/events$/, name: 'GET /v1/fine_tuning/jobs/:id/events' },
   { method: 'POST', re: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, name: 'POST /v1/fine_tuning/jobs/:id/cancel' },
 ];
+
+/** Models that reason (gpt-5 family, o-series): OpenAI rejects sampling parameters for them. */
+export const REASONING_MODEL = /^(ft:)?(o\d|gpt-5(?!-chat)|gpt-6)/;
+
+/** Answers 400 the way OpenAI does when a reasoning model gets parameters it does not support. */
+function checkReasoningParams(body: any, responses: boolean): void {
+  if (!REASONING_MODEL.test(String(body?.model ?? ''))) return;
+  if (!responses && body.max_tokens !== undefined) {
+    throw new HttpError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'unsupported_parameter');
+  }
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    throw new HttpError(400, "Unsupported value: 'temperature' does not support " + body.temperature + ' with this model. Only the default (1) value is supported.', 'unsupported_value');
+  }
+  if (!responses && body.n !== undefined && body.n !== 1) throw new HttpError(400, "Unsupported value: 'n' must be 1 with this model.", 'unsupported_value');
+}
 
 class HttpError extends Error {
   constructor(
@@ -215,6 +232,7 @@ export async function startOpenAIServer(opts: ServerOptions = {}): Promise<OpenA
   const script: OpenAIServer['script'] = { batches: [], jobs: [], trainingNotAvailable: false };
 
   const completion = (body: any) => {
+    checkReasoningParams(body, false);
     const n = typeof body?.n === 'number' && body.n > 0 ? body.n : 1;
     const choices = [];
     let completionTokens = 0;
@@ -238,6 +256,29 @@ export async function startOpenAIServer(opts: ServerOptions = {}): Promise<OpenA
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     };
   };
+
+  /** A Responses API answer (`POST /v1/responses`): `input` is a string or a list of messages. */
+  const response = (body: any) => {
+    if (body?.input === undefined) throw new HttpError(400, "Missing required parameter: 'input'.", 'missing_required_parameter');
+    checkReasoningParams(body, true);
+    const input = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
+    const messages = [...(body.instructions ? [{ role: 'system', content: body.instructions }] : []), ...input];
+    const text = responder({ ...body, messages }, 0);
+    const inputTokens = Math.ceil(JSON.stringify(messages).length / 4);
+    const outputTokens = Math.ceil(text.length / 4);
+    return {
+      id: rid('resp_'),
+      object: 'response',
+      created_at: now(),
+      status: 'completed',
+      model: body.model,
+      output: [{ type: 'message', id: rid('msg_'), status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+    };
+  };
+
+  /** The body an endpoint answers with, for online requests and batch lines alike. */
+  const answer = (endpoint: string, body: any) => (endpoint === '/v1/responses' ? response(body) : completion(body));
 
   const storeFile = (purpose: string, filename: string, bytes: Buffer): StoredFile => {
     const f = { id: rid('file-'), purpose, filename, bytes, created_at: now() };
@@ -370,8 +411,12 @@ export async function startOpenAIServer(opts: ServerOptions = {}): Promise<OpenA
       }
       let body: any;
       try {
-        body = completion(line.body);
+        body = answer(st.obj.endpoint, line.body);
       } catch (e) {
+        if (e instanceof HttpError) {
+          err.push({ id: rid('batch_req_'), custom_id: line.custom_id, response: { status_code: e.status, request_id: reqId, body: { error: { message: e.message, type: e.type, param: null, code: e.code } } }, error: null });
+          return;
+        }
         err.push({ id: rid('batch_req_'), custom_id: line.custom_id, response: { status_code: 500, request_id: reqId, body: { error: { message: String(e), type: 'server_error', param: null, code: null } } }, error: null });
         return;
       }
@@ -645,6 +690,10 @@ export async function startOpenAIServer(opts: ServerOptions = {}): Promise<OpenA
         } finally {
           inFlight--;
         }
+      }
+      case 'POST /v1/responses': {
+        if (!body || typeof body !== 'object') throw new HttpError(400, 'a JSON body is required');
+        return sendJson(res, 200, response(body));
       }
       case 'POST /v1/fine_tuning/jobs':
         return sendJson(res, 200, createJob(body));
