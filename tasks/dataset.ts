@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { ItemView, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
+import { type Curation, parseCuration } from './lib/curation.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
@@ -71,7 +72,7 @@ function median(xs: number[]): number {
 
 export const datasetKind: ReduceKind = {
   name: 'dataset',
-  version: '2',
+  version: '3',
   mode: 'reduce',
   pool: 'cpu',
   description: 'train.jsonl / valid.jsonl in chat fine-tuning format, with a report.',
@@ -88,7 +89,7 @@ export const datasetKind: ReduceKind = {
       epochs: { type: 'integer', minimum: 1, maximum: 50, description: 'Epochs for the cost estimate (default 3).' },
     },
   },
-  reads: { from: ['s'], source: ['src', 'prompt'], prompt: ['prompt'] },
+  reads: { from: ['s'], source: ['src', 'prompt'], prompt: ['prompt'], curation: ['src'] },
   outputs: () => [
     { name: 'train', file: 'train.jsonl' },
     { name: 'valid', file: 'valid.jsonl' },
@@ -112,6 +113,15 @@ export const datasetKind: ReduceKind = {
       return m;
     };
     const sources = byBase(input.inputs.source);
+    // `with: {curation: <files target of curation.yaml>}`: a curator's exclusions, as data.
+    const curation: Curation = { exclude: new Map() };
+    for (const c of input.inputs.curation ?? []) {
+      if (!c.files.src) continue;
+      const parsed = parseCuration((await ctx.read(c.files.src)).toString('utf8'), `${c.key}.yaml`);
+      for (const [k, v] of parsed.exclude) curation.exclude.set(k, v);
+    }
+    const curated: Record<string, string> = {};
+    const tooLongTokens: Record<string, number> = {};
     const prompts = byBase(input.inputs.prompt);
     const verdicts: Record<string, number> = {};
     const excluded: Record<string, string[]> = {};
@@ -127,6 +137,11 @@ export const datasetKind: ReduceKind = {
       verdicts[verdict] = (verdicts[verdict] ?? 0) + 1;
       if (item.status !== 'ok' || !include.has(verdict)) {
         exclude(`verdict:${verdict}`, item.key);
+        continue;
+      }
+      if (curation.exclude.has(item.base)) {
+        exclude('curated', item.key);
+        curated[item.key] = curation.exclude.get(item.base)!;
         continue;
       }
       const src = sources.get(item.base);
@@ -166,6 +181,7 @@ export const datasetKind: ReduceKind = {
       const tokens = 3 + messages.reduce((n, m) => n + 3 + (m.content === answer ? assistantTokens : encode(m.content).length), 0);
       if (tokens > limit) {
         exclude('too-long', item.key);
+        tooLongTokens[item.key] = tokens;
         ctx.log(`${item.key}: ${tokens} tokens > ${limit} per-example limit of ${model}`);
         continue;
       }
@@ -180,6 +196,8 @@ export const datasetKind: ReduceKind = {
       });
     }
 
+    const bases = new Set((input.inputs.from ?? []).map((i) => i.base));
+    const unknownCurated = [...curation.exclude.keys()].filter((b) => !bases.has(b));
     const train = examples.filter((e) => e.split === 'train');
     const valid = examples.filter((e) => e.split === 'valid');
     const tokenList = examples.map((e) => e.tokens);
@@ -199,6 +217,9 @@ export const datasetKind: ReduceKind = {
         assembly: { raw: rawAsmTokens, final: finalAsmTokens, saved: rawAsmTokens ? Math.round((1 - finalAsmTokens / rawAsmTokens) * 1000) / 10 : 0 },
       },
       cleaning: { fellBackToRaw: cleanFallbacks },
+      curated,
+      tooLongTokens,
+      unknownCurated,
       cost: { epochs, usdPerMillion: cost.usdPerMillion, billedTokens: cost.billedTokens, usd: cost.usd },
       checks: { roles: 'system, user, assistant in every example', problems },
       perExample: examples.map((e) => ({
@@ -214,6 +235,7 @@ export const datasetKind: ReduceKind = {
       `  estimated fine-tuning cost: ${cost.usd === null ? 'unknown price' : `$${cost.usd.toFixed(2)}`} (${epochs} epochs × ${trainTokens} tokens${cost.usdPerMillion !== null ? ` × $${cost.usdPerMillion}/1M` : ''}, ${model})`,
       ...Object.entries(excluded).map(([r, keys]) => `  excluded ${r}: ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...problems.map((x) => `  warning: ${x}`),
+      ...(unknownCurated.length ? [`  warning: curation.yaml names programs that are not in the collection: ${unknownCurated.join(', ')}`] : []),
     ];
     const jsonl = (xs: Example[]) => (xs.length ? `${xs.map((e) => e.line).join('\n')}\n` : '');
     return {

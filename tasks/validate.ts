@@ -62,7 +62,7 @@ const CLOCK_B = '2019-11-12 13:14:15';
 
 export const validateKind: MapKind = {
   name: 'validate',
-  version: '2',
+  version: '3',
   mode: 'map',
   pool: 'cpu',
   description: 'Assemble, link and run the assembly in the sandbox; compare with the C++ reference.',
@@ -82,6 +82,8 @@ export const validateKind: MapKind = {
   outputs: () => [
     { name: 's', ext: '.s' },
     { name: 'expected', ext: '.expected.txt' },
+    // What the assembly printed when it differs from `expected` (output-mismatch): for a diff.
+    { name: 'actual', ext: '.actual.txt' },
   ],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
@@ -145,11 +147,15 @@ export const validateKind: MapKind = {
           meta: { verdict: 'ok', variant: 'raw', cleanRejected: first.verdict, cleanMessage: firstLines(first.message, 3), tokens: rawTokens, tokensRaw: rawTokens, exitCode: ref.exitCode },
         };
       }
-      return { status: 'rejected', reason: second.verdict, message: second.message, files: { expected } };
+      return { status: 'rejected', reason: second.verdict, message: second.message, files: withActual(expected, second) };
     }
-    return { status: 'rejected', reason: first.verdict, message: first.message, files: { expected } };
+    return { status: 'rejected', reason: first.verdict, message: first.message, files: withActual(expected, first) };
   },
 };
+
+function withActual(expected: Buffer, v: RunVerdict): Record<string, Buffer> {
+  return v.verdict === 'output-mismatch' ? { expected, actual: v.stdout } : { expected };
+}
 
 interface Reference extends RunVerdict {
   runMs?: number;
