@@ -127,10 +127,10 @@ class WatchSession {
     this.pipeline = await openPipeline(this.file);
     checkTargets(this.pipeline, this.targets);
     this.spec = deriveSpec(this.pipeline, this.targets);
-    this.o.onPipeline?.(this.pipeline);
     const onSignal = () => this.stop();
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    this.o.onPipeline?.(this.pipeline);
     try {
       for (const w of [...this.pipeline.warnings, ...this.spec.warnings]) this.print([`warning: ${w}`]);
       this.watcher = await this.startWatcher(this.spec);

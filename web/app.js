@@ -475,7 +475,7 @@ function connect() {
     applyDelta(JSON.parse(ev.data));
     const sync = performance.now() - t0;
     requestAnimationFrame(() => setTimeout(() => {
-      perf.applies.push({ syncMs: sync, paintedMs: performance.now() - t0 });
+      perf.applies.push({ syncMs: sync, paintedMs: performance.now() - t0, at: performance.now() });
       if (perf.applies.length > 1000) perf.applies.shift();
     }, 0));
   });

@@ -38,14 +38,23 @@ export async function serve(file: string | undefined, targets: string[], o: Serv
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${o.host}: no such local address`);
     throw err;
   }
-  // The URL (with its token, for another interface) goes to the terminal only, never to a file.
-  process.stderr.write(`asmgraph: curation view at ${url}${isLoopback(o.host) ? '' : '  (listening beyond this machine: keep the token private)'}\n`);
-  if (o.json) process.stdout.write(`${JSON.stringify({ type: 'serve-ready', port: server.port })}\n`);
+  let announced = false;
+  const announce = () => {
+    if (announced) return;
+    announced = true;
+    // The URL (with its token, for another interface) goes to the terminal only, never to a file.
+    // Printed once the pipeline is loaded and Ctrl-C / SIGTERM stop the session cleanly.
+    process.stderr.write(`asmgraph: curation view at ${url}${isLoopback(o.host) ? '' : '  (listening beyond this machine: keep the token private)'}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify({ type: 'serve-ready', port: server!.port })}\n`);
+  };
   try {
     return await watch(file, targets, {
       jobs: o.jobs, json: o.json, quiet: o.quiet, flags: o.flags,
       onEvent: (e) => state.apply(e),
-      onPipeline: (p) => state.setPipeline(p),
+      onPipeline: (p) => {
+        state.setPipeline(p);
+        announce();
+      },
     });
   } finally {
     await server.close();
