@@ -153,6 +153,7 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
   }, WAIT);
 
   it('saving a prompt writes the sidecar, and the rebuilt dataset carries it', async () => {
+    await idle(page, 1);
     await page.goto(`${served.url}#/p/fizzbuzz`);
     await page.waitForSelector('#program-name');
     const text = 'Write an Assembler program that prints FizzBuzz for 1 to 15, one per line (edited in the page).';

@@ -122,6 +122,7 @@ function sortedRows(f) {
 }
 
 function renderTable(q) {
+  delete view.dataset.key;
   const f = filters(q);
   const all = [...S.rows.values()];
   const counts = new Map();
@@ -234,8 +235,9 @@ async function api(path, body) {
   return j;
 }
 
-function codeLines(lines, attrs = () => '') {
-  return lines.map((l, i) => `<div class="ln" data-n="${i + 1}"${attrs(i)}><span class="g">${i + 1}</span><span class="t">${l || ' '}</span></div>`).join('');
+function codeLines(lines, gutter = false) {
+  const m = gutter ? '<span class="m"></span>' : '';
+  return lines.map((l, i) => `<div class="ln" data-n="${i + 1}"><span class="g">${i + 1}</span>${m}<span class="t">${l || ' '}</span></div>`).join('');
 }
 
 async function renderProgram(key, keepScroll = false) {
@@ -249,6 +251,12 @@ async function renderProgram(key, keepScroll = false) {
     return;
   }
   if (programKey !== key || !route().path.startsWith('/p/')) return;
+  // A live re-render keeps what the curator is typing (the files are the truth once saved).
+  const typing = {};
+  for (const id of ['prompt', 'note']) {
+    const el = document.getElementById(id);
+    if (el && view.dataset.key === key && el.value !== el.defaultValue) typing[id] = el.value;
+  }
   const row = d.row || { key, cells: {} };
   const v = verdictOf(row);
   const chosenAsm = new URLSearchParams(route().q).get('asm') || d.asm[0]?.target;
@@ -280,7 +288,7 @@ async function renderProgram(key, keepScroll = false) {
     <div class="side">
       <div><h2>C++ <span class="note">${esc(d.source?.path || '')}</span></h2><div class="src code" id="cpp">${codeLines(d.source?.lines || [])}</div></div>
       <div><h2>Assembly <span class="note" id="map-status"></span></h2><div class="tabs" id="asm-tabs">${asmTabs}</div>
-        <div class="src code" id="asm" data-target="${esc(asm?.target || '')}">${asm ? codeLines(asm.lines, () => '') : '<p class="empty">no assembly</p>'}</div></div>
+        <div class="src code" id="asm" data-target="${esc(asm?.target || '')}">${asm ? codeLines(asm.lines, !!asm.mappable) : '<p class="empty">no assembly</p>'}</div></div>
     </div>
     <h2>Prompt <span class="note">${esc(d.prompt?.path || '')}${d.prompt && !d.prompt.exists ? ' (missing)' : ''}</span></h2>
     <textarea id="prompt">${esc(d.prompt?.text || '')}</textarea>
@@ -289,6 +297,11 @@ async function renderProgram(key, keepScroll = false) {
     ${d.output && !d.output.diff ? `<h2>Expected output <span class="note">${esc(d.output.expectedPath)}</span></h2><pre class="code">${esc(d.output.expected)}</pre>` : ''}
     <h2>History since this page was opened</h2><ol class="history" id="history">${hist || '<li class="note">no change yet</li>'}</ol>
     ${evalHtml}`;
+  view.dataset.key = key;
+  for (const [id, v] of Object.entries(typing)) {
+    const el = document.getElementById(id);
+    if (el) el.value = v;
+  }
   if (keepScroll) window.scrollTo(0, y);
   $('#asm-tabs').addEventListener('click', (ev) => {
     const b = ev.target.closest('button');
@@ -333,10 +346,8 @@ async function mapSourceLines(key, target) {
     if (n == null || !lines[i]) return;
     mapped++;
     lines[i].dataset.src = n;
-    const g = document.createElement('span');
-    g.className = 'm';
-    g.textContent = n;
-    lines[i].insertBefore(g, lines[i].children[1]);
+    const g = lines[i].querySelector('.m');
+    if (g) g.textContent = n;
   });
   if (st) { st.textContent = `${mapped} lines mapped to C++ (g++ -fverbose-asm)`; st.title = m.how; }
   const cpp = $('#cpp');
@@ -368,6 +379,7 @@ async function mapSourceLines(key, target) {
 // ------------------------------------------------------------------ plots and eval
 
 async function renderPlots() {
+  delete view.dataset.key;
   let p;
   try {
     p = await api('/api/plots');
@@ -386,6 +398,7 @@ async function renderPlots() {
 }
 
 function renderEval() {
+  delete view.dataset.key;
   const r = S.eval;
   if (!r) {
     view.innerHTML = '<p class="empty">No eval report: add an <code>eval</code> target and build it.</p>';

@@ -40,7 +40,12 @@ export function tokensPlot(rows: Row[], report: Record<string, unknown> | undefi
     if (v > max * 1.2) continue;
     parts.push(`<line class="limit" x1="${L}" x2="${W - 10}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/><text class="limit-label" x="${W - 12}" y="${(y(v) - 4).toFixed(1)}" text-anchor="end">${e(name)}: ${v}</text>`);
   }
-  parts.push(`<text class="axis" x="${L}" y="${H - 6}">${pts.length} examples by size (log scale); train, valid, excluded</text></svg>`);
+  parts.push(`<text class="axis" x="${L}" y="${H - 6}">${pts.length} examples by size (tokens, log scale):</text>`);
+  ['train', 'valid', 'excl'].forEach((c, i) => {
+    const x = L + 250 + i * 90;
+    parts.push(`<rect class="bar ${c}" x="${x}" y="${H - 15}" width="10" height="10"/><text class="axis" x="${x + 14}" y="${H - 6}">${c === 'excl' ? 'excluded' : c}</text>`);
+  });
+  parts.push('</svg>');
   return parts.join('');
 }
 
