@@ -35,11 +35,12 @@ export const filesKind: SourceKind = {
         additionalProperties: { type: 'string' },
       },
       maxBytes: { type: 'integer', minimum: 1, description: 'Larger files are rejected (default 1 MiB).' },
+      optional: { type: 'boolean', description: 'A glob that matches no file is fine (no warning), e.g. a curation.yaml not written yet.' },
     },
   },
   outputs: () => [],
   async scan(ctx) {
-    const p = ctx.params as { glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number };
+    const p = ctx.params as { glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number; optional?: boolean };
     const globs = Array.isArray(p.glob) ? p.glob : [p.glob];
     const mainName = p.as ?? 'src';
     const maxBytes = p.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -51,7 +52,7 @@ export const filesKind: SourceKind = {
     const inside = (real: string) => !path.relative(rootReal, real).startsWith('..');
     for (const g of globs) {
       const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
-      if (matches.length === 0) warnings.push(`glob "${g}" matches no file`);
+      if (matches.length === 0 && !p.optional) warnings.push(`glob "${g}" matches no file`);
       const scanned = picomatch.scan(g);
       // The folder part that has no glob characters: item keys are relative to it.
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);

@@ -46,7 +46,7 @@ async function cliVerdicts(root: string): Promise<Record<string, string>> {
 }
 
 async function tableVerdicts(page: Page): Promise<Record<string, string>> {
-  return page.$$eval('tr.prog', (trs) => Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.key!, (tr as HTMLElement).dataset.verdict!])));
+  return page.$$eval('div.prog', (trs) => Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.key!, (tr as HTMLElement).dataset.verdict!])));
 }
 
 const idle = (page: Page, atLeast: number) =>
@@ -88,7 +88,7 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
     expect(shown).toEqual(await cliVerdicts(root));
     // The corpus is written to validate: every program is ok; seven are too long for gpt-4o-mini.
     expect(Object.values(shown).every((v) => v === 'ok')).toBe(true);
-    const tooLong = await page.$$eval('tr.prog', (trs) => trs.filter((tr) => tr.textContent!.includes('excluded: too-long')).length);
+    const tooLong = await page.$$eval('div.prog', (trs) => trs.filter((tr) => tr.textContent!.includes('excluded: too-long')).length);
     const report = JSON.parse(await fsp.readFile(path.join(root, 'build', 'dataset.report.json'), 'utf8'));
     expect(tooLong).toBe(report.excluded['too-long']?.count ?? 0);
     await shot(page, 'ui-table.png', shots);
@@ -98,16 +98,16 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
     const file = path.join(root, 'sources', 'add_8_and_120.cpp');
     const original = await fsp.readFile(file, 'utf8');
     await page.evaluate(() => ((window as unknown as { stillHere: number }).stillHere = 42));
-    const row = 'tr.prog[data-key="add_8_and_120"]';
+    const row = 'div.prog[data-key="add_8_and_120"]';
     await page.waitForSelector(`${row}[data-verdict="ok"]`);
     await fsp.writeFile(file, original.replace('int b = 120;', 'int b = 120O;'));
     await page.waitForSelector(`${row}[data-verdict="compile-error"]`, { timeout: WAIT });
-    const asmCell = await page.$eval(`${row} td[data-target="asm"]`, (td) => ({ status: (td as HTMLElement).dataset.status, reason: (td as HTMLElement).dataset.reason }));
+    const asmCell = await page.$eval(`${row} [data-target="asm"]`, (td) => ({ status: (td as HTMLElement).dataset.status, reason: (td as HTMLElement).dataset.reason }));
     expect(asmCell).toEqual({ status: 'rejected', reason: 'compile-error' });
-    expect(await page.$eval(`${row} td.msg`, (td) => td.textContent)).toMatch(/prog\.cpp:\d+:\d+: error/);
+    expect(await page.$eval(`${row} .msg`, (td) => td.textContent)).toMatch(/prog\.cpp:\d+:\d+: error/);
     await page.click('button.chip[data-v="failing"]');
     await page.waitForSelector(`${row}`);
-    expect(await page.$$eval('tr.prog', (trs) => trs.length)).toBe(1);
+    expect(await page.$$eval('div.prog', (trs) => trs.length)).toBe(1);
     await shot(page, 'ui-failing.png', shots);
     await fsp.writeFile(file, original);
     await page.waitForSelector(`${row}`, { state: 'detached', timeout: WAIT }); // no longer failing
@@ -117,7 +117,7 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
   }, WAIT);
 
   it('shows a program: C++, prompt, highlighted assembly mapped to source lines', async () => {
-    await page.click('tr.prog[data-key="bubble_sort"] td.name a');
+    await page.click('div.prog[data-key="bubble_sort"] .name a');
     await page.waitForSelector('#program-name');
     expect(await page.textContent('#program-name')).toBe('bubble_sort');
     expect(await page.textContent('#cpp')).toContain('bubbleSort');
@@ -222,7 +222,7 @@ describe('asmgraph serve: from "which programs fail?" to the diff', () => {
     await idle(page, 1);
     expect(await tableVerdicts(page)).toEqual({ add_8_and_120: 'output-mismatch', bubble_sort: 'ok' });
     await page.click('button.chip[data-v="failing"]'); // click 1
-    await page.click('tr.prog[data-key="add_8_and_120"] td.msg'); // click 2
+    await page.click('div.prog[data-key="add_8_and_120"] .msg'); // click 2
     await page.waitForSelector('#diff');
     const del = await page.$$eval('#diff tr.del td.code', (x) => x.map((t) => t.textContent));
     const ins = await page.$$eval('#diff tr.ins td.code', (x) => x.map((t) => t.textContent));

@@ -50,9 +50,9 @@ function ago(ms) {
 }
 
 function cellHtml(t, c) {
-  if (!c) return `<td data-target="${esc(t)}" data-status="none" class="st-none">·</td>`;
+  if (!c) return `<div class="c st-none" data-target="${esc(t)}" data-status="none">·</div>`;
   const txt = c.s === 'ok' ? `✓${c.tok !== undefined ? ` ${c.tok}` : ''}` : c.s === 'running' ? '…' : c.s === 'propagated' ? '–' : c.s === 'failed' ? 'FAILED' : `✗ ${esc(c.r)}`;
-  return `<td data-target="${esc(t)}" data-status="${c.s}"${c.r ? ` data-reason="${esc(c.r)}"` : ''} class="st-${c.s}">${txt}</td>`;
+  return `<div class="c st-${c.s}" data-target="${esc(t)}" data-status="${c.s}"${c.r ? ` data-reason="${esc(c.r)}"` : ''}>${txt}</div>`;
 }
 
 function messageOf(row) {
@@ -109,7 +109,16 @@ function passes(row, f) {
 function rowHtml(row) {
   const v = verdictOf(row);
   const split = row.excluded ? `<span class="excl">excluded: ${esc(row.excluded)}</span>` : esc(row.split || '');
-  return `<tr class="prog" data-key="${esc(row.key)}" data-verdict="${esc(v)}"><td class="name"><a href="#/p/${encodeURIComponent(row.key)}">${esc(row.key)}</a></td>${S.targets.map((t) => cellHtml(t, row.cells[t])).join('')}<td class="num">${row.tokens ?? ''}</td><td>${split}</td><td>${esc(row.variant || '')}</td><td class="msg" title="${esc(messageOf(row))}">${esc(messageOf(row))}</td><td class="ago" data-t="${row.changed}">${ago(row.changed)}</td></tr>`;
+  const msg = esc(messageOf(row));
+  return `<div class="prog row" role="row" data-key="${esc(row.key)}" data-verdict="${esc(v)}"><div class="c name"><a href="#/p/${encodeURIComponent(row.key)}">${esc(row.key)}</a></div>${S.targets.map((t) => cellHtml(t, row.cells[t])).join('')}<div class="c num">${row.tokens ?? ''}</div><div class="c">${split}</div><div class="c">${esc(row.variant || '')}</div><div class="c msg" title="${msg}">${msg}</div><div class="c ago" data-t="${row.changed}">${ago(row.changed)}</div></div>`;
+}
+
+/** Rows are grouped in blocks the browser skips laying out and painting while off screen. */
+const BLOCK = 100;
+function blocksHtml(rows) {
+  const out = [];
+  for (let i = 0; i < rows.length; i += BLOCK) out.push(`<div class="block" style="contain-intrinsic-size: auto ${Math.min(BLOCK, rows.length - i) * 26}px">${rows.slice(i, i + BLOCK).map(rowHtml).join('')}</div>`);
+  return out.join('');
 }
 
 function sortedRows(f) {
@@ -120,6 +129,10 @@ function sortedRows(f) {
   else rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return rows;
 }
+
+/** Fixed column widths: a changed row never re-lays out the other 1,999. */
+const WIDTHS = { name: '230px', tokens: '70px', split: '130px', variant: '64px', 'reason / message': 'minmax(0, 1fr)', 'last change': '96px' };
+const COLS = (head) => head.map((h) => WIDTHS[h] ?? '96px').join(' ');
 
 function renderTable(q) {
   delete view.dataset.key;
@@ -142,11 +155,12 @@ function renderTable(q) {
       <span class="count" id="shown">${rows.length} of ${all.length} programs</span>
     </div>
     ${all.length ? '' : '<p class="empty">No programs yet: the first build is running.</p>'}
-    <table class="programs"><thead><tr>${head.map((h) => `<th data-sort="${esc(sortKey[h] || '')}">${esc(h)}${sortKey[h] === f.sort ? ' ▾' : ''}</th>`).join('')}</tr></thead>
-    <tbody id="rows">${rows.map(rowHtml).join('')}</tbody></table>`;
+    <div class="programs" role="table" style="--cols: ${COLS(head)}">
+    <div class="head row" role="row">${head.map((h) => `<div class="c" role="columnheader" data-sort="${esc(sortKey[h] || '')}">${esc(h)}${sortKey[h] === f.sort ? ' ▾' : ''}</div>`).join('')}</div>
+    <div id="rows">${blocksHtml(rows)}</div></div>`;
   const tbody = $('#rows');
   const trs = new Map();
-  for (const tr of tbody.children) trs.set(tr.dataset.key, tr);
+  for (const tr of tbody.querySelectorAll('.prog')) trs.set(tr.dataset.key, tr);
   tableState = { q: q.toString(), f, tbody, trs };
   const setQ = (k, v) => {
     const n = new URLSearchParams(q);
@@ -174,13 +188,13 @@ function renderTable(q) {
       i.setSelectionRange(i.value.length, i.value.length);
     }, 120);
   });
-  $('thead', view).addEventListener('click', (ev) => {
-    const th = ev.target.closest('th');
+  $('.head', view).addEventListener('click', (ev) => {
+    const th = ev.target.closest('[data-sort]');
     if (th?.dataset.sort) setQ('sort', th.dataset.sort === 'name' ? '' : th.dataset.sort);
   });
   tbody.addEventListener('click', (ev) => {
     if (ev.target.closest('a')) return;
-    const tr = ev.target.closest('tr.prog');
+    const tr = ev.target.closest('.prog');
     if (tr) go(`/p/${encodeURIComponent(tr.dataset.key)}`);
   });
 }
@@ -195,7 +209,7 @@ function patchTable(changed, removed) {
     const tr = ts.trs.get(row.key);
     const show = passes(row, f);
     if (tr && show) {
-      const t = document.createElement('tbody');
+      const t = document.createElement('div');
       t.innerHTML = rowHtml(row);
       const nt = t.firstElementChild;
       nt.classList.add('fresh');
@@ -220,7 +234,7 @@ function updateChips() {
 }
 
 setInterval(() => {
-  for (const td of document.querySelectorAll('td.ago')) td.textContent = ago(Number(td.dataset.t));
+  for (const td of document.querySelectorAll('.prog .ago')) td.textContent = ago(Number(td.dataset.t));
 }, 10_000);
 
 // ------------------------------------------------------------------ a program
