@@ -16,7 +16,12 @@ const perf = (window.__asmgraphPerf = { firstPaint: undefined, snapshotRows: 0, 
 // ------------------------------------------------------------------ helpers
 
 function verdictOf(row, target = S.verdictTarget) {
-  const c = target && row.cells[target];
+  let c = target && row.cells[target];
+  if (!c && target) {
+    // A matrix target: the first variant that is not ok speaks for the program.
+    const vs = Object.entries(row.cells).filter(([k]) => k.startsWith(`${target}[`)).map(([, v]) => v);
+    c = vs.find((v) => v.s !== 'ok') ?? vs[0];
+  }
   if (!c) return 'pending';
   if (c.s === 'ok') return 'ok';
   if (c.s === 'running') return 'running';
@@ -149,7 +154,7 @@ function renderTable(q) {
   const sortKey = { name: 'name', tokens: 'tokens', 'last change': 'changed', [S.verdictTarget]: 'verdict' };
   view.innerHTML = `
     <div class="toolbar" id="filters">${chips.join('')}
-      <select id="f-target" title="verdicts of target">${S.targets.map((t) => `<option ${t === f.t ? 'selected' : ''}>${esc(t)}</option>`).join('')}</select>
+      <select id="f-target" title="verdicts of target">${[...new Set([S.verdictTarget, ...S.targets].filter(Boolean))].map((t) => `<option ${t === f.t ? 'selected' : ''}>${esc(t)}</option>`).join('')}</select>
       <select id="f-split"><option value="">any split</option>${['train', 'valid', 'excluded'].map((s) => `<option ${s === f.split ? 'selected' : ''}>${s}</option>`).join('')}</select>
       <input type="search" id="f-search" placeholder="search by name" value="${esc(f.s)}">
       <span class="count" id="shown">${rows.length} of ${all.length} programs</span>

@@ -89,7 +89,9 @@ const sameCell = (a: Cell | undefined, b: Cell): boolean =>
 export class ProjectState {
   pipeline!: Pipeline;
   private readonly rows = new Map<string, Row>();
+  /** Table columns: map targets, or one per variant of a matrix target. */
   private targets: string[] = [];
+  private mapTargets = new Set<string>();
   private verdictTarget: string | undefined;
   private datasetTarget: string | undefined;
   private evalTarget: string | undefined;
@@ -122,7 +124,10 @@ export class ProjectState {
     for (const w of wanted) visit(w);
     // Columns in pipeline.yaml's order.
     const pos = new Map([...p.targets.keys()].map((t, i) => [t, i]));
+    // A matrix target has one column per variant (`validated[opt=O2]`), added as they appear.
     this.targets = order.filter((t) => p.targets.get(t)!.mode === 'map').sort((a, b) => pos.get(a)! - pos.get(b)!);
+    this.mapTargets = new Set(this.targets);
+    this.targets = this.targets.filter((t) => !p.targets.get(t)!.matrix);
     const ds = order.map((t) => p.targets.get(t)!).find((d) => d.kindName === 'dataset');
     this.datasetTarget = ds?.name;
     this.verdictTarget = ds ? ds.from[0] : this.targets[this.targets.length - 1];
@@ -175,10 +180,11 @@ export class ProjectState {
       }
       case 'node-start': {
         const n = e as unknown as Extract<EngineEvent, { type: 'node-start' }>;
-        if (n.item === undefined || !this.targets.includes(n.target)) break;
+        if (n.item === undefined || !this.mapTargets.has(n.target)) break;
         const base = this.baseOf(n.target, n.item);
         const r = this.ensure(base);
         const col = this.column(n.target, n.item, base);
+        this.addColumn(n.target, col);
         r.cells[col] = { ...r.cells[col], s: 'running' };
         this.touch(r);
         break;
@@ -214,6 +220,17 @@ export class ProjectState {
     return item === base ? target : `${target}${item.slice(base.length)}`;
   }
 
+  private addColumn(target: string, col: string): void {
+    if (this.targets.includes(col)) return;
+    const pos = new Map([...this.pipeline.targets.keys()].map((t, i) => [t, i]));
+    const targetOf = (c: string) => c.replace(/\[.*$/, '');
+    // Variant columns replace the target's plain one (its items all carry variables).
+    const cols = [...this.targets, col].filter((c) => col === target || c !== target);
+    cols.sort((a, b) => pos.get(targetOf(a))! - pos.get(targetOf(b))! || (a < b ? -1 : a > b ? 1 : 0));
+    this.targets = cols;
+    this.pending.targets = cols;
+  }
+
   private ensure(base: string): Row {
     let r = this.rows.get(base);
     if (!r) this.rows.set(base, (r = { key: base, cells: {}, changed: Date.now() }));
@@ -234,11 +251,12 @@ export class ProjectState {
       if (def && e.target === this.evalTarget) this.readEval(def);
       return;
     }
-    if (!this.targets.includes(e.target)) return;
+    if (!this.mapTargets.has(e.target)) return;
     const base = this.baseOf(e.target, e.item);
     this.seen.add(base);
     const r = this.ensure(base);
     const col = this.column(e.target, e.item, base);
+    this.addColumn(e.target, col);
     const cell: Cell = { s: e.outcome === 'failed' ? 'failed' : e.outcome === 'propagated' ? 'propagated' : e.status === 'failed' ? 'failed' : e.status };
     if (e.reason) cell.r = e.reason;
     if (cell.s === 'rejected' || cell.s === 'failed') cell.m = firstLine(e.message) ?? this.rejectedMessage(e.target, e.item, base);
