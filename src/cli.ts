@@ -116,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file, { remember: !o.dryRun });
       if (o.ui && !o.watch) throw new UsageError('--ui needs --watch (or run `asmgraph serve`)');
+      if (!o.ui && (o.port !== undefined || o.host !== undefined || o.token !== undefined)) throw new UsageError('--port, --host and --token go with --watch --ui (or `asmgraph serve`)');
       if (o.ui) {
         exitCode = await startServe(g, targets, o);
         return;

@@ -113,7 +113,8 @@ function passes(row, f) {
 
 function rowHtml(row) {
   const v = verdictOf(row);
-  const split = row.excluded ? `<span class="excl">excluded: ${esc(row.excluded)}</span>` : esc(row.split || '');
+  // Excluded for its verdict: the verdict columns already say why.
+  const split = row.excluded ? (row.excluded.startsWith('verdict:') ? '–' : `<span class="excl">excluded: ${esc(row.excluded)}</span>`) : esc(row.split || '');
   const msg = esc(messageOf(row));
   return `<div class="prog row" role="row" data-key="${esc(row.key)}" data-verdict="${esc(v)}"><div class="c name"><a href="#/p/${encodeURIComponent(row.key)}">${esc(row.key)}</a></div>${S.targets.map((t) => cellHtml(t, row.cells[t])).join('')}<div class="c num">${row.tokens ?? ''}</div><div class="c">${split}</div><div class="c">${esc(row.variant || '')}</div><div class="c msg" title="${msg}">${msg}</div><div class="c ago" data-t="${row.changed}">${ago(row.changed)}</div></div>`;
 }
@@ -136,8 +137,8 @@ function sortedRows(f) {
 }
 
 /** Fixed column widths: a changed row never re-lays out the other 1,999. */
-const WIDTHS = { name: '230px', tokens: '70px', split: '130px', variant: '64px', 'reason / message': 'minmax(0, 1fr)', 'last change': '96px' };
-const COLS = (head) => head.map((h) => WIDTHS[h] ?? '96px').join(' ');
+const WIDTHS = { name: '220px', tokens: '64px', split: '150px', variant: '70px', 'reason / message': 'minmax(0, 1fr)', 'last change': '100px' };
+const COLS = (head) => head.map((h) => WIDTHS[h] ?? '132px').join(' ');
 
 function renderTable(q) {
   delete view.dataset.key;
@@ -272,9 +273,13 @@ async function renderProgram(key, keepScroll = false) {
   if (programKey !== key || !route().path.startsWith('/p/')) return;
   // A live re-render keeps what the curator is typing (the files are the truth once saved).
   const typing = {};
-  for (const id of ['prompt', 'note']) {
-    const el = document.getElementById(id);
-    if (el && view.dataset.key === key && el.value !== el.defaultValue) typing[id] = el.value;
+  const said = {};
+  if (view.dataset.key === key) {
+    for (const id of ['prompt', 'note']) {
+      const el = document.getElementById(id);
+      if (el && el.value !== el.defaultValue) typing[id] = el.value;
+    }
+    for (const id of ['prompt-status', 'curate-status']) said[id] = document.getElementById(id)?.textContent || '';
   }
   const row = d.row || { key, cells: {} };
   const v = verdictOf(row);
@@ -320,6 +325,10 @@ async function renderProgram(key, keepScroll = false) {
   for (const [id, v] of Object.entries(typing)) {
     const el = document.getElementById(id);
     if (el) el.value = v;
+  }
+  for (const [id, v] of Object.entries(said)) {
+    const el = document.getElementById(id);
+    if (el && v) el.textContent = v;
   }
   if (keepScroll) window.scrollTo(0, y);
   $('#asm-tabs').addEventListener('click', (ev) => {

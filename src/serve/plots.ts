@@ -43,7 +43,7 @@ export function tokensPlot(rows: Row[], report: Record<string, unknown> | undefi
   parts.push(`<text class="axis" x="${L}" y="${H - 6}">${pts.length} examples by size (tokens, log scale):</text>`);
   ['train', 'valid', 'excl'].forEach((c, i) => {
     const x = L + 250 + i * 90;
-    parts.push(`<rect class="bar ${c}" x="${x}" y="${H - 15}" width="10" height="10"/><text class="axis" x="${x + 14}" y="${H - 6}">${c === 'excl' ? 'excluded' : c}</text>`);
+    parts.push(`<rect class="legend bar ${c}" x="${x}" y="${H - 15}" width="10" height="10"/><text class="axis" x="${x + 14}" y="${H - 6}">${c === 'excl' ? 'excluded' : c}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
