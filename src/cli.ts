@@ -39,6 +39,27 @@ function nonNegative(v: string): number {
   return n;
 }
 
+interface UiOpts {
+  ui?: boolean;
+  port?: number;
+  host?: string;
+  token?: string;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0–65535');
+  return n;
+}
+
+async function startServe(g: GlobalOpts, targets: string[], o: UiOpts & { jobs?: number; yes?: boolean; maxCost?: number }): Promise<number> {
+  const { serve } = await import('./serve/index.js');
+  return serve(g.file, targets, {
+    host: o.host ?? '127.0.0.1', port: o.port ?? 8020, token: o.token ?? process.env.ASMGRAPH_SERVE_TOKEN,
+    jobs: o.jobs, quiet: !!g.quiet, json: !!g.json, flags: { yes: !!o.yes, maxCost: o.maxCost },
+  });
+}
+
 async function makeDisplay(g: GlobalOpts, explain = false): Promise<Display> {
   if (g.json) return jsonDisplay();
   if (process.stderr.isTTY) await prepareTerminal();
@@ -107,15 +128,25 @@ export async function main(argv: string[]): Promise<number> {
     .option('--explain', 'for every node that runs, say which input or parameter changed')
     .option('--force', 'run every node even if its result is cached')
     .option('-w, --watch', 'keep the targets built while files change')
+    .option('--ui', 'with --watch: also serve the curation web view (see `asmgraph serve`)')
+    .addOption(new Option('--port <n>', 'with --ui: port (default 8020; 0 = any free port)').argParser(port))
+    .option('--host <address>', 'with --ui: interface to listen on (default 127.0.0.1; others need a token)')
+    .option('--token <token>', 'with --ui on another interface: the access token (default: ASMGRAPH_SERVE_TOKEN, else a random one)')
     .option('-y, --yes', 'allow LLM targets to spend money (within --max-cost)')
     .addOption(new Option('--max-cost <usd>', 'refuse LLM work estimated to cost more than this many US dollars').argParser(nonNegative))
     .option('--remote-cache <url>', "shared cache speaking Bazel's HTTP protocol (token: ASMGRAPH_REMOTE_TOKEN); see docs/remote.md")
     .option('--remote-read-only', 'use the remote cache without uploading to it')
     .option('--shard <k/N|auto|auto/N>', 'run only shard k of N of the per-item work (auto: from Slurm / Kubernetes); see docs/remote.md')
-    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number; remoteCache?: string; remoteReadOnly?: boolean; shard?: string }) => {
+    .action(async (targets: string[], o: { jobs?: number; keepGoing?: boolean; dryRun?: boolean; explain?: boolean; force?: boolean; watch?: boolean; yes?: boolean; maxCost?: number; remoteCache?: string; remoteReadOnly?: boolean; shard?: string } & UiOpts) => {
       const g = program.opts<GlobalOpts>();
       const p = await openPipeline(g.file, { remember: !o.dryRun });
       if (o.watch && (o.shard !== undefined || o.remoteCache !== undefined)) throw new UsageError('--watch builds on this machine only: it takes neither --shard nor --remote-cache');
+      if (o.ui && !o.watch) throw new UsageError('--ui needs --watch (or run `asmgraph serve`)');
+      if (!o.ui && (o.port !== undefined || o.host !== undefined || o.token !== undefined)) throw new UsageError('--port, --host and --token go with --watch --ui (or `asmgraph serve`)');
+      if (o.ui) {
+        exitCode = await startServe(g, targets, o);
+        return;
+      }
       if (o.watch) {
         const { watch } = await import('./watch.js');
         exitCode = await watch(g.file, targets, { jobs: o.jobs, json: !!g.json, quiet: !!g.quiet, flags: { yes: !!o.yes, maxCost: o.maxCost } });
@@ -128,6 +159,20 @@ export async function main(argv: string[]): Promise<number> {
       const summary = await withSignal((signal) => runBuild(p, { targets, ...o, shard, flags, signal }, display.listener));
       display.close();
       exitCode = pipeClosed ? EXIT.ok : summary.interrupted ? EXIT.interrupted : summary.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command('serve')
+    .description('watch mode with a live local web view for curating the dataset (docs/curation-ui.md)')
+    .argument('[targets...]', 'targets to keep built (default: the default targets)')
+    .addOption(new Option('-j, --jobs <n>', 'parallel CPU jobs (default and 0: number of CPUs)').argParser(jobsArg))
+    .addOption(new Option('--port <n>', 'port (default 8020; 0 = any free port)').argParser(port))
+    .option('--host <address>', 'interface to listen on (default 127.0.0.1; any other needs a token)')
+    .option('--token <token>', 'access token for another interface (default: ASMGRAPH_SERVE_TOKEN, else a random one)')
+    .option('-y, --yes', 'allow LLM targets to spend money (within --max-cost)')
+    .addOption(new Option('--max-cost <usd>', 'refuse LLM work estimated to cost more than this many US dollars').argParser(nonNegative))
+    .action(async (targets: string[], o: UiOpts & { jobs?: number; yes?: boolean; maxCost?: number }) => {
+      exitCode = await startServe(program.opts<GlobalOpts>(), targets, o);
     });
 
   program

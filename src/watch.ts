@@ -33,6 +33,10 @@ export interface WatchOptions {
   quiet: boolean;
   /** `--yes` / `--max-cost` for LLM targets; without them watch mode never spends money. */
   flags?: RunFlags;
+  /** Every engine event and watch event (`cycle-start`, `cycle-done`, …), e.g. for `serve`'s page. */
+  onEvent?: (e: { type: string } & Record<string, unknown>) => void;
+  /** The graph in use, at start and after each good reload of pipeline.yaml. */
+  onPipeline?: (p: Pipeline) => void;
 }
 
 /** A file's identity for "did it change since?": size, times, inode; null when missing. */
@@ -79,7 +83,8 @@ class WatchSession {
 
   // ------------------------------------------------------------------ output
 
-  private json(obj: Record<string, unknown>): void {
+  private json(obj: { type: string } & Record<string, unknown>): void {
+    this.o.onEvent?.(obj);
     if (this.o.json) process.stdout.write(`${JSON.stringify(obj)}\n`);
   }
 
@@ -126,6 +131,7 @@ class WatchSession {
     const onSignal = () => this.stop();
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    this.o.onPipeline?.(this.pipeline);
     try {
       for (const w of [...this.pipeline.warnings, ...this.spec.warnings]) this.print([`warning: ${w}`]);
       this.watcher = await this.startWatcher(this.spec);
@@ -237,6 +243,7 @@ class WatchSession {
       return false;
     }
     this.pipeline = p;
+    this.o.onPipeline?.(p);
     const spec = deriveSpec(p, this.targets);
     if (spec.key !== this.spec.key || spec.root !== this.spec.root) {
       // The new watcher is ready before the old one closes: no gap where a change could slip by.
@@ -278,6 +285,7 @@ class WatchSession {
     let done = 0;
     const listener = (e: EngineEvent) => {
       log.add(e);
+      this.o.onEvent?.(e as EngineEvent & Record<string, unknown>);
       if (this.o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else {
         if (e.type === 'lock-wait') this.print([`waiting for ${e.holder} (it holds the project lock)…`]);

@@ -14,6 +14,7 @@ import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 import { limitsFor } from '../src/llm/model-limits.js';
 import { chatOverhead, tokenCounter } from './lib/model-tokens.js';
+import { type Curation, parseCuration } from './lib/curation.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
@@ -123,7 +124,7 @@ export const datasetKind: ReduceKind = {
       epochs: { type: 'integer', minimum: 1, maximum: 50, description: 'Epochs for the cost estimate (default 3).' },
     },
   },
-  reads: { from: ['s', 'cases'], source: ['src', 'prompt'], prompt: ['prompt'], ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`from${i}`, ['s', 'cases']])) },
+  reads: { from: ['s', 'cases'], source: ['src', 'prompt'], prompt: ['prompt'], curation: ['src'], ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`from${i}`, ['s', 'cases']])) },
   outputs: () => [
     { name: 'train', file: 'train.jsonl' },
     { name: 'valid', file: 'valid.jsonl' },
@@ -158,6 +159,15 @@ export const datasetKind: ReduceKind = {
       return m;
     };
     const sources = byBase(input.inputs.source);
+    // `with: {curation: <files target of curation.yaml>}`: a curator's exclusions, as data.
+    const curation: Curation = { exclude: new Map() };
+    for (const c of input.inputs.curation ?? []) {
+      if (!c.files.src) continue;
+      const parsed = parseCuration((await ctx.read(c.files.src)).toString('utf8'), `${c.key}.yaml`);
+      for (const [k, v] of parsed.exclude) curation.exclude.set(k, v);
+    }
+    const curated: Record<string, string> = {};
+    const tooLongTokens: Record<string, number> = {};
     const prompts = byBase(input.inputs.prompt);
     const verdicts: Record<string, number> = {};
     const excluded: Record<string, string[]> = {};
@@ -214,6 +224,11 @@ export const datasetKind: ReduceKind = {
       const candidates = okOnes.filter((g) => rank(g.name, g.input) !== Number.POSITIVE_INFINITY);
       if (!candidates.length) {
         exclude(`verdict:${verdict}`, key);
+        continue;
+      }
+      if (curation.exclude.has(first.base)) {
+        exclude('curated', key);
+        curated[key] = curation.exclude.get(first.base)!;
         continue;
       }
       const src = sources.get(first.base);
@@ -283,6 +298,7 @@ export const datasetKind: ReduceKind = {
         programs.get(key)!.tokens = b.tokens;
         if (!keepOver) {
           exclude(b.problem!, key);
+          if (b.problem === 'too-long') tooLongTokens[key] = b.tokens;
           ctx.log(`${key}: ${b.why} of ${model} (every variant: ${Object.entries(others).map(([n, w]) => `${n} ${w}`).join('; ')})`);
           continue;
         }
@@ -316,6 +332,8 @@ export const datasetKind: ReduceKind = {
       });
     }
 
+    const bases = new Set((input.inputs.from ?? []).map((i) => i.base));
+    const unknownCurated = [...curation.exclude.keys()].filter((b) => !bases.has(b));
     const train = examples.filter((e) => e.split === 'train');
     const valid = examples.filter((e) => e.split === 'valid');
     const tokenList = examples.map((e) => e.tokens);
@@ -344,6 +362,9 @@ export const datasetKind: ReduceKind = {
         cases: examples.reduce((n, e) => n + (e.casesFrom && e.casesFrom !== 'none' && Array.isArray(e.cases) ? e.cases.length : 0), 0),
         from: examples.reduce<Record<string, number>>((m, e) => (e.casesFrom ? { ...m, [e.casesFrom]: (m[e.casesFrom] ?? 0) + 1 } : m), {}),
       },
+      curated,
+      tooLongTokens,
+      unknownCurated,
       cost: { epochs, usdPerMillion: cost.usdPerMillion, billedTokens: cost.billedTokens, usd: cost.usd },
       checks: { roles: 'system, user, assistant in every example', problems },
       // Every program, included or not: where it is, its verdict, why it is out, and its message.
@@ -368,6 +389,7 @@ export const datasetKind: ReduceKind = {
       ...Object.entries(flagged).map(([r, keys]) => `  kept over the limit (${r}): ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...Object.entries(excluded).map(([r, keys]) => `  excluded ${r}: ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...problems.map((x) => `  warning: ${x}`),
+      ...(unknownCurated.length ? [`  warning: curation.yaml names programs that are not in the collection: ${unknownCurated.join(', ')}`] : []),
     ];
     const jsonl = (xs: Example[]) => (xs.length ? `${xs.map((e) => e.line).join('\n')}\n` : '');
     return {

@@ -59,13 +59,14 @@ export const filesKind: SourceKind = {
         type: 'boolean',
         description: 'Inline the headers a program includes with #include "…" (from its folder), once each, in order: the item\'s main file is then that self-contained text (default true).',
       },
+      optional: { type: 'boolean', description: 'A glob that matches no file is fine (no warning), e.g. a curation.yaml not written yet.' },
     },
   },
   outputs: () => [],
   async scan(ctx) {
     const p = ctx.params as {
       glob: string | string[]; exclude?: string[]; as?: string; sidecars?: Record<string, string>; maxBytes?: number;
-      cases?: boolean | { file?: string; dir?: string }; localHeaders?: boolean;
+      cases?: boolean | { file?: string; dir?: string }; localHeaders?: boolean; optional?: boolean;
     };
     const cases = casePatterns(p.cases);
     const globs = Array.isArray(p.glob) ? p.glob : [p.glob];
@@ -81,7 +82,7 @@ export const filesKind: SourceKind = {
     const inside = (real: string) => !path.relative(rootReal, real).startsWith('..');
     for (const g of globs) {
       const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
-      if (matches.length === 0) warnings.push(`glob "${g}" matches no file`);
+      if (matches.length === 0 && !p.optional) warnings.push(`glob "${g}" matches no file`);
       const scanned = picomatch.scan(g);
       // The folder part that has no glob characters: item keys are relative to it.
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);

@@ -115,6 +115,8 @@ export const validateKind: MapKind = {
     { name: 's', ext: '.s' },
     { name: 'expected', ext: '.expected.txt' },
     { name: 'cases', ext: '.cases.json' },
+    // What the assembly printed when it differs from `expected` (output-mismatch): for a diff.
+    { name: 'actual', ext: '.actual.txt' },
   ],
   // o200k tables for the token counts (~0.35 s to load, in a helper process).
   async warm() {
@@ -209,9 +211,14 @@ export const validateKind: MapKind = {
       }
       return { status: 'ok', files: { s: text, expected, cases: casesFile }, meta };
     }
-    return { status: 'rejected', reason: last!.verdict, message: last!.message, files: { expected, cases: casesFile }, meta: caseMeta };
+    return { status: 'rejected', reason: last!.verdict, message: last!.message, files: { ...withActual(expected, last!), cases: casesFile }, meta: caseMeta };
   },
 };
+
+/** `actual`: what the assembly printed where it differs from `expected` (output-mismatch), for a diff. */
+function withActual(expected: Buffer, v: RunVerdict): Record<string, Buffer> {
+  return v.verdict === 'output-mismatch' ? { expected, actual: v.stdout } : { expected };
+}
 
 /** Where a program's test cases come from (the `casesFrom` of validate's meta and the report). */
 export type CasesOrigin = 'human' | 'model' | 'params' | 'none';
@@ -255,6 +262,7 @@ function casesJson(cases: TestCase[], refs: Reference[], origin: CasesOrigin): s
 }
 
 export interface Reference extends RunVerdict {
+  runMs?: number;
   /** The program read past the end of its input at least once. */
   readsInput?: boolean;
 }
