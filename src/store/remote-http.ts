@@ -81,10 +81,6 @@ export class HttpCache {
     return this.get(`ac/${key}`);
   }
 
-  headRecord(key: string): Promise<boolean> {
-    return this.head(`ac/${key}`);
-  }
-
   putRecord(key: string, body: string): Promise<boolean> {
     return this.put(`ac/${key}`, Buffer.from(body));
   }
