@@ -157,7 +157,8 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
   it('saving a prompt writes the sidecar, and the rebuilt dataset carries it', async () => {
     await idle(page, 1);
     await page.goto(`${served.url}#/p/fizzbuzz`);
-    await page.waitForSelector('#program-name');
+    // The same document (only the hash changes): wait for fizzbuzz's page, not the one before it.
+    await page.waitForFunction(() => document.querySelector('#program-name')?.textContent === 'fizzbuzz', undefined, { timeout: WAIT });
     const text = 'Write an Assembler program that prints FizzBuzz for 1 to 15, one per line (edited in the page).';
     await page.fill('#prompt', text);
     await page.click('#save-prompt');
@@ -292,6 +293,9 @@ describe('asmgraph serve: tokens', () => {
     const noWatch = await runCli(root, ['build', '--ui']);
     expect(noWatch.code).toBe(2);
     expect(noWatch.stderr).toContain('--ui needs --watch');
+    const portOnly = await runCli(root, ['build', '--port', '0']);
+    expect(portOnly.code).toBe(2);
+    expect(portOnly.stderr).toContain('--port, --host and --token go with --watch --ui');
     await fsp.rm(root, { recursive: true, force: true });
   });
 });

@@ -167,7 +167,7 @@ function renderTable(q) {
   const tbody = $('#rows');
   const trs = new Map();
   for (const tr of tbody.querySelectorAll('.prog')) trs.set(tr.dataset.key, tr);
-  tableState = { q: q.toString(), f, tbody, trs };
+  tableState = { q: q.toString(), f, tbody, trs, chips: [...counts.keys()].sort().join('|') };
   const setQ = (k, v) => {
     const n = new URLSearchParams(q);
     if (v) n.set(k, v);
@@ -225,7 +225,9 @@ function patchTable(changed, removed) {
       return renderTable(new URLSearchParams(ts.q));
     }
   }
-  // Counts on the chips follow the rows.
+  // Counts on the chips follow the rows; a verdict that appears or disappears redraws them.
+  const now = [...new Set([...S.rows.values()].map((r) => verdictOf(r, f.t)))].sort().join('|');
+  if (now !== ts.chips) return renderTable(new URLSearchParams(ts.q));
   updateChips();
 }
 
