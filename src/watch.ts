@@ -314,7 +314,10 @@ class WatchSession {
       const was = before.get(rel) ?? null;
       const now = await snap(path.join(root, rel));
       if (now === null) deleted.add(rel);
-      const racy = was !== null && was.mtimeMs > snapAt - RACY_MS;
+      // Racy: written in the same moments as the snapshot, so a later write may share its
+      // timestamp. A timestamp in the future (touch -d, clock skew) is not that, and re-queuing
+      // it would make a cycle after every cycle until the clock catches up.
+      const racy = was !== null && was.mtimeMs > snapAt - RACY_MS && was.mtimeMs <= snapAt + RACY_MS;
       if (!sameSnap(was, now) || racy) this.queue.add(rel);
       else this.queue.forget(rel);
     }));
