@@ -100,12 +100,17 @@ describe('CLI conventions', () => {
       await fsp.cp(path.join(REPO, f), path.join(copy, f), { recursive: true, preserveTimestamps: true });
     }
     await fsp.symlink(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
+    // The copy starts compiled: its dist/ newer than every source (whatever state the work tree is in).
+    const now = new Date();
+    await fsp.utimes(path.join(copy, 'dist/src/cli.js'), now, now);
     const run = (args: string[]) => spawnSync(process.execPath, [path.join(copy, 'scripts/build-graph.mjs'), ...args], { cwd: copy, encoding: 'utf8' });
     const fresh = run(['--help']);
     expect(fresh.stderr).not.toMatch(/compiling/);
     expect(fresh.stdout).toContain('Content-addressed build graph');
     const cli = path.join(copy, 'src/cli.ts');
     await fsp.writeFile(cli, (await fsp.readFile(cli, 'utf8')).replace("'Content-addressed build graph:", "'Freshly compiled build graph:"));
+    const later = new Date(Date.now() + 1000);
+    await fsp.utimes(cli, later, later);
     const stale = run(['--help']);
     expect(stale.stderr).toMatch(/sources changed since the last compile; compiling/);
     expect(stale.stdout).toContain('Freshly compiled build graph');

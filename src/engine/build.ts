@@ -450,8 +450,7 @@ export class Build {
     const [name, v] = rejected as [string, ItemView];
     return {
       key: item.key, base: item.base, vars: item.vars, status: 'rejected', reason: v.reason,
-      // The first rejection's own message travels with it, so a report further down can show it.
-      message: `input ${name === 'from' ? def.from[0] : def.with[name]} was rejected: ${v.reason}${v.message && !v.message.startsWith('input ') ? `\n${v.message}` : v.message ? `\n${v.message.split('\n').slice(1).join('\n')}` : ''}`.trimEnd(), files: {}, meta: {},
+      message: propagatedMessage(name === 'from' ? def.from[0]! : def.with[name]!, v), files: {}, meta: {},
     };
   }
 
@@ -1045,6 +1044,18 @@ export class Build {
 }
 
 const EMPTY: JsonObject = {};
+
+/**
+ * `input asm was rejected: compile-error`, then the first rejection's own message (the compiler's
+ * text), so a report further down can show it; an input that was itself propagated passes on its
+ * original message, not its own first line.
+ */
+function propagatedMessage(input: string, v: ItemView): string {
+  const head = `input ${input} was rejected: ${v.reason}`;
+  if (!v.message) return head;
+  const original = v.message.startsWith('input ') ? v.message.split('\n').slice(1).join('\n') : v.message;
+  return original ? `${head}\n${original}` : head;
+}
 
 /** `fizzbuzz[opt=O2]` → `fizzbuzz` (see itemKeyOf). */
 function baseOfKey(key: string): string {
