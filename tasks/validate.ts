@@ -146,8 +146,9 @@ export const validateKind: MapKind = {
     const named = cases.length > 1 || origin !== 'none';
     const caseLabel = (c: TestCase) => (named ? `case ${JSON.stringify(c.name)}: ` : '');
     const refs: Reference[] = [];
+    const builds: ReferenceBuilds = new Map();
     for (const c of cases) {
-      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm);
+      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm, builds);
       refs.push(ref);
       if (ref.verdict !== 'ok') {
         const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
@@ -244,6 +245,10 @@ function casesJson(cases: TestCase[], refs: Reference[], origin: CasesOrigin): s
   return `${JSON.stringify({ from: origin, cases: list }, null, 1)}\n`;
 }
 
+type Built = { ok: true; exePath: string } | { ok: false; stderr: string };
+/** The reference executables one node builds, shared by the reference runs of all its cases. */
+export type ReferenceBuilds = Map<string, Promise<Built>>;
+
 export interface Reference extends RunVerdict {
   /** The program read past the end of its input at least once. */
   readsInput?: boolean;
@@ -271,6 +276,7 @@ export interface Reference extends RunVerdict {
  */
 export async function reference(
   ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, stdin: Buffer, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
+  builds: ReferenceBuilds = new Map(),
 ): Promise<Reference> {
   const nondet = p.nondeterminism !== false;
   const art = await ctx.artifact(
@@ -285,15 +291,18 @@ export async function reference(
         await fsp.writeFile(path.join(dir, 'stdout'), '');
         return { files: ['stdout'], meta: { verdict: 'compile-error', message: b.stderr.trim().slice(0, 4000), exitCode: null } };
       };
-      let pchDir: string | undefined;
-      const fromSource = async (extra: string[]) => {
-        pchDir ??= await pchFor(ctx, tc, flags, src);
-        return buildExecutable(tc, src, [...flags, ...extra], { dir: await fsp.mkdtemp(path.join(dir, 'build-')), pchDir, signal: ctx.signal });
+      // The executables are built once per node, whatever the number of cases (in a node temp folder).
+      const memo = (name: string, make: (into: string) => Promise<Built>) => {
+        let b = builds.get(name);
+        if (!b) builds.set(name, (b = ctx.tmpdir().then(make)));
+        return b;
       };
+      const fromSource = (extra: string[]) =>
+        memo(`src ${extra.join(' ')}`, async (into) => buildExecutable(tc, src, [...flags, ...extra], { dir: into, pchDir: await pchFor(ctx, tc, flags, src), signal: ctx.signal }));
       // A failure to link the compiler's own output is the C++'s failure too (e.g. a function
       // declared and called but never defined), so it is reported the same way.
       const primary = rawAsm
-        ? await buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: await fsp.mkdtemp(path.join(dir, 'build-')), signal: ctx.signal })
+        ? await memo(`asm ${rawAsm.hash}`, async (into) => buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: into, signal: ctx.signal }))
         : await fromSource([]);
       if (!primary.ok) return buildError(primary);
       const run = (exe: string, clock?: Clock) => runProgram(ctx, tc, exe, p, limits, clock, stdin);
