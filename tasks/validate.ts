@@ -142,7 +142,7 @@ export const validateKind: MapKind = {
     // The reference's own `g++ -S` output, when an input is exactly that (see `compiledAs`).
     const refId = compiledAs(ctx.identity.toolchain, refFlags, source.files.src.hash);
     const refAsm = [input.inputs.raw, cand].find((v) => v?.files.s && v.meta.compiledAs === refId)?.files.s;
-    const { cases, origin } = await casesOf(input, ctx, p);
+    const { cases, origin, note } = await casesOf(input, ctx, p);
     const named = cases.length > 1 || origin !== 'none';
     const caseLabel = (c: TestCase) => (named ? `case ${JSON.stringify(c.name)}: ` : '');
     const refs: Reference[] = [];
@@ -152,7 +152,8 @@ export const validateKind: MapKind = {
       refs.push(ref);
       if (ref.verdict !== 'ok') {
         const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
-        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}`, files, meta: { cases: cases.length, casesFrom: origin } };
+        const why = note ? `; ${note}` : '';
+        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}${why}`, files, meta: { cases: cases.length, casesFrom: origin } };
       }
     }
     const expected = refs[0]!.stdout;
@@ -212,19 +213,29 @@ export type CasesOrigin = 'human' | 'model' | 'params' | 'none';
  * `stdin` sidecar) always win; then the kept cases of a `with.inputs` target (model-written, its
  * `cases` file); then `params.stdin`; else one case with empty input.
  */
-export async function casesOf(input: MapInput, ctx: Pick<RunContext, 'read'>, p: { stdin?: string }): Promise<{ cases: TestCase[]; origin: CasesOrigin }> {
+export async function casesOf(
+  input: MapInput, ctx: Pick<RunContext, 'read'>, p: { stdin?: string },
+): Promise<{ cases: TestCase[]; origin: CasesOrigin; note?: string }> {
   const files = input.inputs.source?.files ?? {};
   const folder = Object.keys(files).filter((n) => n.startsWith('cases/')).sort();
   if (folder.length) return { cases: await Promise.all(folder.map(async (n) => ({ name: n.slice('cases/'.length), stdin: await ctx.read(files[n]!) }))), origin: 'human' };
   if (files.stdin) return { cases: [{ name: 'stdin', stdin: await ctx.read(files.stdin) }], origin: 'human' };
   const model = input.inputs.inputs;
+  let note: string | undefined;
   if (model?.status === 'ok' && model.files.cases) {
-    const parsed = JSON.parse((await ctx.read(model.files.cases)).toString('utf8')) as { cases?: { name: string; stdin: string }[] };
+    const parsed = JSON.parse((await ctx.read(model.files.cases)).toString('utf8')) as {
+      cases?: { name: string; stdin: string }[]; dropped?: { reason?: string }[]; problem?: string;
+    };
     const kept = (parsed.cases ?? []).filter((c) => typeof c.name === 'string' && typeof c.stdin === 'string');
     if (kept.length) return { cases: kept.map((c) => ({ name: c.name, stdin: Buffer.from(c.stdin, 'utf8') })), origin: 'model' };
+    const reasons: Record<string, number> = {};
+    for (const d of parsed.dropped ?? []) reasons[d.reason ?? '?'] = (reasons[d.reason ?? '?'] ?? 0) + 1;
+    if (parsed.dropped?.length) note = `every model-written case was dropped (${Object.entries(reasons).map(([r, n]) => `${r} ×${n}`).join(', ')})`;
+    else if (parsed.problem) note = `the model wrote no usable case (${parsed.problem})`;
   }
-  if (p.stdin !== undefined) return { cases: [{ name: 'stdin', stdin: Buffer.from(p.stdin, 'utf8') }], origin: 'params' };
-  return { cases: [{ name: 'default', stdin: Buffer.alloc(0) }], origin: 'none' };
+  const extra = note ? { note } : {};
+  if (p.stdin !== undefined) return { cases: [{ name: 'stdin', stdin: Buffer.from(p.stdin, 'utf8') }], origin: 'params', ...extra };
+  return { cases: [{ name: 'default', stdin: Buffer.alloc(0) }], origin: 'none', ...extra };
 }
 
 /** validate's `.cases.json`: every case with its input and, where cheap, the expected output. */
