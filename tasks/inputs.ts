@@ -35,7 +35,7 @@ import {
 } from './lib/llm-params.js';
 import { toolchainIdentity } from './lib/toolchain.js';
 import { compileFlags, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './compile.js';
-import { reference, sandboxLimits, validateKind } from './validate.js';
+import { reference, sandboxLimits, validateKind, type ReferenceBuilds } from './validate.js';
 
 export const DEFAULT_INPUTS_SYSTEM = `You will be given a C++ program that reads its standard input.
 Write {count} different test inputs for it: a typical one, edge cases, and one a little larger. Each input must be complete and valid for the program, so that it runs to its normal end (for an interactive menu, finish with the choice that quits).
@@ -182,7 +182,8 @@ export const inputsKind: MapKind = {
     const tc = await toolchainFor(ctx);
     const limits = sandboxLimits(p);
     const flags = compileFlags(tc, { ...p, clean: false });
-    const probe = await reference(ctx, tc, p, src, Buffer.alloc(0), limits, flags);
+    const builds: ReferenceBuilds = new Map();
+    const probe = await reference(ctx, tc, p, src, Buffer.alloc(0), limits, flags, undefined, builds);
     if (probe.verdict !== 'needs-input') {
       return { status: 'ok', files: { cases: out({ from: 'not-needed', verdict: probe.verdict, cases: [], dropped: [] }) }, meta: { from: 'not-needed', verdict: probe.verdict } };
     }
@@ -229,7 +230,7 @@ export const inputsKind: MapKind = {
     const dropped: JsonObject[] = [];
     for (const c of proposed) {
       const stdin = Buffer.from(c.stdin, 'utf8');
-      const r = stdin.length === 0 ? probe : await reference(ctx, tc, p, src, stdin, limits, flags);
+      const r = stdin.length === 0 ? probe : await reference(ctx, tc, p, src, stdin, limits, flags, undefined, builds);
       if (r.verdict === 'ok') kept.push({ name: c.name, stdin: c.stdin });
       else {
         dropped.push({ name: c.name, stdin: c.stdin, reason: r.verdict, message: r.message });

@@ -145,16 +145,18 @@ export const validateKind: MapKind = {
     // The reference's own `g++ -S` output, when an input is exactly that (see `compiledAs`).
     const refId = compiledAs(ctx.identity.toolchain, refFlags, source.files.src.hash);
     const refAsm = [input.inputs.raw, cand].find((v) => v?.files.s && v.meta.compiledAs === refId)?.files.s;
-    const { cases, origin } = await casesOf(input, ctx, p);
+    const { cases, origin, note } = await casesOf(input, ctx, p);
     const named = cases.length > 1 || origin !== 'none';
     const caseLabel = (c: TestCase) => (named ? `case ${JSON.stringify(c.name)}: ` : '');
     const refs: Reference[] = [];
+    const builds: ReferenceBuilds = new Map();
     for (const c of cases) {
-      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm);
+      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm, builds);
       refs.push(ref);
       if (ref.verdict !== 'ok') {
         const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
-        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}`, files, meta: { cases: cases.length, casesFrom: origin } };
+        const why = note ? `; ${note}` : '';
+        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}${why}`, files, meta: { cases: cases.length, casesFrom: origin } };
       }
     }
     const expected = refs[0]!.stdout;
@@ -228,19 +230,29 @@ export type CasesOrigin = 'human' | 'model' | 'params' | 'none';
  * `stdin` sidecar) always win; then the kept cases of a `with.inputs` target (model-written, its
  * `cases` file); then `params.stdin`; else one case with empty input.
  */
-export async function casesOf(input: MapInput, ctx: Pick<RunContext, 'read'>, p: { stdin?: string }): Promise<{ cases: TestCase[]; origin: CasesOrigin }> {
+export async function casesOf(
+  input: MapInput, ctx: Pick<RunContext, 'read'>, p: { stdin?: string },
+): Promise<{ cases: TestCase[]; origin: CasesOrigin; note?: string }> {
   const files = input.inputs.source?.files ?? {};
   const folder = Object.keys(files).filter((n) => n.startsWith('cases/')).sort();
   if (folder.length) return { cases: await Promise.all(folder.map(async (n) => ({ name: n.slice('cases/'.length), stdin: await ctx.read(files[n]!) }))), origin: 'human' };
   if (files.stdin) return { cases: [{ name: 'stdin', stdin: await ctx.read(files.stdin) }], origin: 'human' };
   const model = input.inputs.inputs;
+  let note: string | undefined;
   if (model?.status === 'ok' && model.files.cases) {
-    const parsed = JSON.parse((await ctx.read(model.files.cases)).toString('utf8')) as { cases?: { name: string; stdin: string }[] };
+    const parsed = JSON.parse((await ctx.read(model.files.cases)).toString('utf8')) as {
+      cases?: { name: string; stdin: string }[]; dropped?: { reason?: string }[]; problem?: string;
+    };
     const kept = (parsed.cases ?? []).filter((c) => typeof c.name === 'string' && typeof c.stdin === 'string');
     if (kept.length) return { cases: kept.map((c) => ({ name: c.name, stdin: Buffer.from(c.stdin, 'utf8') })), origin: 'model' };
+    const reasons: Record<string, number> = {};
+    for (const d of parsed.dropped ?? []) reasons[d.reason ?? '?'] = (reasons[d.reason ?? '?'] ?? 0) + 1;
+    if (parsed.dropped?.length) note = `every model-written case was dropped (${Object.entries(reasons).map(([r, n]) => `${r} ×${n}`).join(', ')})`;
+    else if (parsed.problem) note = `the model wrote no usable case (${parsed.problem})`;
   }
-  if (p.stdin !== undefined) return { cases: [{ name: 'stdin', stdin: Buffer.from(p.stdin, 'utf8') }], origin: 'params' };
-  return { cases: [{ name: 'default', stdin: Buffer.alloc(0) }], origin: 'none' };
+  const extra = note ? { note } : {};
+  if (p.stdin !== undefined) return { cases: [{ name: 'stdin', stdin: Buffer.from(p.stdin, 'utf8') }], origin: 'params', ...extra };
+  return { cases: [{ name: 'default', stdin: Buffer.alloc(0) }], origin: 'none', ...extra };
 }
 
 /** validate's `.cases.json`: every case with its input and, where cheap, the expected output. */
@@ -260,6 +272,10 @@ function casesJson(cases: TestCase[], refs: Reference[], origin: CasesOrigin): s
   });
   return `${JSON.stringify({ from: origin, cases: list }, null, 1)}\n`;
 }
+
+type Built = { ok: true; exePath: string } | { ok: false; stderr: string };
+/** The reference executables one node builds, shared by the reference runs of all its cases. */
+export type ReferenceBuilds = Map<string, Promise<Built>>;
 
 export interface Reference extends RunVerdict {
   runMs?: number;
@@ -289,6 +305,7 @@ export interface Reference extends RunVerdict {
  */
 export async function reference(
   ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, stdin: Buffer, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
+  builds: ReferenceBuilds = new Map(),
 ): Promise<Reference> {
   const nondet = p.nondeterminism !== false;
   const art = await ctx.artifact(
@@ -303,15 +320,18 @@ export async function reference(
         await fsp.writeFile(path.join(dir, 'stdout'), '');
         return { files: ['stdout'], meta: { verdict: 'compile-error', message: b.stderr.trim().slice(0, 4000), exitCode: null } };
       };
-      let pchDir: string | undefined;
-      const fromSource = async (extra: string[]) => {
-        pchDir ??= await pchFor(ctx, tc, flags, src);
-        return buildExecutable(tc, src, [...flags, ...extra], { dir: await fsp.mkdtemp(path.join(dir, 'build-')), pchDir, signal: ctx.signal });
+      // The executables are built once per node, whatever the number of cases (in a node temp folder).
+      const memo = (name: string, make: (into: string) => Promise<Built>) => {
+        let b = builds.get(name);
+        if (!b) builds.set(name, (b = ctx.tmpdir().then(make)));
+        return b;
       };
+      const fromSource = (extra: string[]) =>
+        memo(`src ${extra.join(' ')}`, async (into) => buildExecutable(tc, src, [...flags, ...extra], { dir: into, pchDir: await pchFor(ctx, tc, flags, src), signal: ctx.signal }));
       // A failure to link the compiler's own output is the C++'s failure too (e.g. a function
       // declared and called but never defined), so it is reported the same way.
       const primary = rawAsm
-        ? await buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: await fsp.mkdtemp(path.join(dir, 'build-')), signal: ctx.signal })
+        ? await memo(`asm ${rawAsm.hash}`, async (into) => buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: into, signal: ctx.signal }))
         : await fromSource([]);
       if (!primary.ok) return buildError(primary);
       const run = (exe: string, clock?: Clock) => runProgram(ctx, tc, exe, p, limits, clock, stdin);

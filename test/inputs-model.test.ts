@@ -28,6 +28,7 @@ const responder: Responder = (body) => {
   if (code.includes('Enter two numbers')) return `Here you go: {"cases": [{"name": "gcd", "stdin": "84 36\\n"}, {"name": "coprime", "stdin": "9 28\\n"}]}`;
   if (code.includes('std::getline')) return json([{ name: 'two lines', stdin: 'abc\nxyz\n' }]);
   if (code.includes('read(0')) return json([{ name: 'letters', stdin: 'Hello, Assembly!\n' }]);
+  if (code.includes('Elapsed')) return json([{ name: 'n', stdin: '30\n' }]);
   return json([]);
 };
 
@@ -60,6 +61,12 @@ beforeAll(async () => {
   files['src/big_small.stdin.txt'] = '500\n';
   // A program that reads nothing is not sent either.
   files['src/hello.cpp'] = '#include <cstdio>\nint main() { std::puts("hello"); }\n';
+  // Reads a number and prints its CPU time: every case the model writes is nondeterministic.
+  files['src/timed_input.cpp'] = `#include <cstdio>
+#include <ctime>
+int main() { int n = 0; if (std::scanf("%d", &n) != 1) return 1; clock_t t = clock(); long s = 0; for (int i = 0; i < n; i++) s += i;
+  std::printf("sum %ld\\nElapsed: %ld ticks\\n", s, (long)(clock() - t)); }
+`;
   dir = await makeProject(files);
   build = await runCli(dir, ['--json'], env(), 600_000);
 }, 700_000);
@@ -72,7 +79,7 @@ afterAll(async () => {
 describe('inputs written by a model', () => {
   it('asks only about the programs that wait for input and have no cases', () => {
     expect(build.code, build.stderr).toBe(0);
-    expect(chats()).toHaveLength(READERS.length);
+    expect(chats()).toHaveLength(READERS.length + 1);
     const sent = chats().map((q) => q.body.messages[1].content as string);
     expect(sent.some((c) => c.includes('a big number'))).toBe(false);
     expect(sent.some((c) => c.includes('"hello"'))).toBe(false);
@@ -91,6 +98,16 @@ describe('inputs written by a model', () => {
     expect(menu.cases.map((c: { name: string }) => c.name)).toEqual(['01-push-and-quit']);
     expect(menu.dropped[0]).toMatchObject({ name: '02-forgets-to-quit', reason: 'needs-input' });
     expect(menu.dropped[0].message).toMatch(/read all 6 bytes of its input and waited for more/);
+  });
+
+  it('when every proposed case is dropped, validate says so in its needs-input verdict', async () => {
+    const t = JSON.parse(await fsp.readFile(path.join(dir, 'build/tests/timed_input.inputs.json'), 'utf8'));
+    expect(t.cases).toEqual([]);
+    expect(t.dropped[0]).toMatchObject({ name: '01-n', reason: 'nondeterministic' });
+    expect(t.dropped[0].message).toMatch(/output depends on the time/);
+    const v = node(build, 'validated/timed_input');
+    expect(v).toMatchObject({ status: 'rejected', reason: 'needs-input' });
+    expect(v.message).toMatch(/; every model-written case was dropped \(nondeterministic ×1\)$/);
   });
 
   it('with the kept cases every program validates; the human case of big_small wins', async () => {

@@ -22,6 +22,10 @@ const PROGRAMS: Record<string, string> = {
   echo: `#include <stdio.h>
 #include <ctype.h>
 int main(void) { char line[256]; for (;;) { printf("> "); fflush(stdout); if (!fgets(line, sizeof line, stdin)) break; for (char *p = line; *p; p++) *p = (char)toupper((unsigned char)*p); fputs(line, stdout); } puts("end"); return 0; }`,
+  // Leaves the reading to a child process.
+  child: `#include <stdio.h>
+#include <stdlib.h>
+int main(void) { printf("child says: "); fflush(stdout); int rc = system("/bin/cat"); printf("done %d\\n", rc); return 0; }`,
   // Never reads stdin.
   quiet: `#include <stdio.h>
 int main(void) { puts("no input needed"); return 0; }`,
@@ -91,6 +95,13 @@ describe('a program waiting for input', () => {
     expect(r.outcome).toEqual({ kind: 'waiting-for-input' });
     expect(r.inputWait).toEqual({ consumed: 2, stdoutBytes: 6 });
     expect(r.stdout.toString().slice(0, r.inputWait!.stdoutBytes)).toBe('> X\n> ');
+  });
+
+  it('a process the program started that reads stdin is seen too', async () => {
+    const r = await run('child', { stdin: 'from the pipe\n' });
+    expect(r.outcome).toEqual({ kind: 'exited', code: 0 });
+    expect(r.stdout.toString()).toBe('child says: from the pipe\ndone 0\n');
+    expect(r.inputWait).toEqual({ consumed: 14, stdoutBytes: 'child says: from the pipe\n'.length });
   });
 
   it('a program that never reads stdin is not affected, even with input given', async () => {

@@ -55,7 +55,7 @@ static void limit(int res, rlim_t soft, rlim_t hard) {
 }
 
 /* True when a thread of pid sits in read/readv on fd 0 (from /proc/PID/task/TID/syscall). */
-static int reading_stdin(pid_t pid) {
+static int thread_reading_stdin(pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
   DIR *d = opendir(path);
@@ -75,6 +75,27 @@ static int reading_stdin(pid_t pid) {
     long nr;
     unsigned long a0;
     if (sscanf(buf, "%ld 0x%lx", &nr, &a0) == 2 && a0 == 0 && (nr == SYS_read || nr == SYS_readv)) found = 1;
+  }
+  closedir(d);
+  return found;
+}
+
+/*
+ * True when the program, or a process it started (this /proc is the sandbox's own PID namespace:
+ * only bwrap's init, this supervisor and the program's processes), is reading fd 0.
+ */
+static int reading_stdin(pid_t pid) {
+  if (thread_reading_stdin(pid)) return 1;
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  int found = 0;
+  struct dirent *e;
+  pid_t self = getpid();
+  while (!found && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid_t p = (pid_t)atoi(e->d_name);
+    if (p == 1 || p == self || p == pid) continue;
+    found = thread_reading_stdin(p);
   }
   closedir(d);
   return found;
