@@ -10,11 +10,18 @@
  *         prompt: <describe>        optional: prompts written by a model instead of sidecars
  *         model: <finetune>         optional: its `model` file is the id behind `models: [{id: from-finetune}]`
  *
- * For each model, prompt and sample index i < k one chat request is sent (online, ctx.concurrency.llm at
- * a time), with the dataset's system message and the prompt as the user message. The sample index goes
- * into the request as `seed: i` — OpenAI refuses unknown body fields and many compatible servers ignore
- * `n` — so the k samples are k distinct requests, each journaled on its own: a request answered once is
- * never sent again, and adding a model sends only that model's requests.
+ * For each model, prompt and sample index i < n (n ≥ k, default k) one request is sent — online
+ * (ctx.concurrency.llm at a time) or through the Batch API (`mode: batch`), to Chat Completions or the
+ * Responses API (`api`) — shaped for the model by src/llm/models.ts (reasoning models get
+ * max_completion_tokens and no temperature), with the dataset's system message and the prompt as the
+ * user message. The sample index goes into the request as `seed: i` (Responses: metadata.sample) —
+ * OpenAI refuses unknown body fields and many compatible servers ignore `n` — so the n samples are n
+ * distinct requests, each journaled on its own: a request answered once is never sent again, and adding
+ * a model sends only that model's requests. The token budget defaults to the dataset's longest answer.
+ *
+ * Every test case of a prompt (the dataset report's per-example `cases: [{name, stdin}]`; none listed:
+ * one case, validate's run) is run; a sample passes only if all match. A case validate did not run gets
+ * its expected output from the C++ program itself (`fillReferences`).
  *
  * Each answer's assembly is extracted (`extractAsm`; none → `no-asm`), then assembled, linked and run
  * with `checkAssembly`, exactly as `validate` runs a compiler's .s. That check is a cached artifact keyed

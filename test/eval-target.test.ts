@@ -269,7 +269,7 @@ describe('eval', () => {
 
     const lines = first.events.filter((e) => e.type === 'report' && e.target === 'eval').flatMap((e) => e.lines as string[]);
     expect(lines.join('\n')).toMatch(/base \(gpt-4o-mini\): pass@1 22\.2% \[95% CI [\d.]+%–[\d.]+%\], pass@3 66\.7%/);
-    expect(lines.join('\n')).toMatch(/fine-tuned \(ft:gpt-4o-mini-2024-07-18:asmgraph::evaltest\): pass@1 88\.9%, pass@3 100\.0%/);
+    expect(lines.join('\n')).toMatch(/fine-tuned \(ft:gpt-4o-mini-2024-07-18:asmgraph::evaltest\): pass@1 88\.9% \[95% CI [\d.]+%–[\d.]+%\], pass@3 100\.0%/);
     // Identical assembly is checked once.
     expect(checkEvents(first, 'executed')).toHaveLength(new Set([...distinctAsm(BASE), ...distinctAsm(TUNED)]).size);
   });
