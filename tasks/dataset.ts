@@ -10,6 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { ItemView, Json, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
+import { InfraError } from '../src/task-api.js';
+import { listToolchains } from './lib/toolchain.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 import { limitsFor } from '../src/llm/model-limits.js';
@@ -133,7 +135,8 @@ export const datasetKind: ReduceKind = {
   // The compiler and OS the system message names enter the key: a new compiler, a new message.
   async prepare(ctx) {
     const template = (ctx.params as DatasetParams).system ?? SYSTEM_TEMPLATE;
-    return usesPlaceholders(template) ? systemIdentity(ctx.projectRoot, String((ctx.params as DatasetParams).toolchain ?? 'x86_64')) : {};
+    if (!usesPlaceholders(template)) return {};
+    return systemIdentity(ctx.projectRoot, (ctx.params as DatasetParams).toolchain ?? (await defaultToolchain(ctx.projectRoot)));
   },
   async run(input: ReduceInput, ctx: RunContext): Promise<TaskResult> {
     const p = ctx.params as DatasetParams;
@@ -332,7 +335,7 @@ export const datasetKind: ReduceKind = {
       });
     }
 
-    const bases = new Set((input.inputs.from ?? []).map((i) => i.base));
+    const bases = new Set([...groups.values()].flatMap((g) => g.map((x) => x.view.base)));
     const unknownCurated = [...curation.exclude.keys()].filter((b) => !bases.has(b));
     const train = examples.filter((e) => e.split === 'train');
     const valid = examples.filter((e) => e.split === 'valid');
@@ -408,4 +411,15 @@ function programEntry(item: ItemView, source: ItemView | undefined, verdict: str
   const path = source?.paths?.src ?? null;
   const message = item.message ? (path ? item.message.replace(/(?<![\w./-])prog\.cpp(?![\w-])/g, path) : item.message) : null;
   return { key: item.key, source: path, verdict, reason: item.reason ?? null, message, excludedFor: null, tokens: null };
+}
+
+/**
+ * The toolchain the default system message describes when `params.toolchain` is not given:
+ * `x86_64` (the default of compile and validate), else the project's only toolchain.
+ */
+async function defaultToolchain(projectRoot: string): Promise<string> {
+  const known = await listToolchains(projectRoot);
+  if (known.includes('x86_64') || known.length === 0) return 'x86_64';
+  if (known.length === 1) return known[0]!;
+  throw new InfraError(`dataset: the system message names the compiler: set params.toolchain to the one that made the assembly (known: ${known.join(', ')})`);
 }

@@ -72,7 +72,7 @@ describe('the dataset reads curation.yaml as a declared input', () => {
       await fsp.writeFile(path.join(dir, 'curation.yaml'), 'exclude:\n  countdown_printf: { note: "duplicate of the seed" }\n  no_such_program:\n');
       const second = await runCli(dir, ['--explain', 'dataset']);
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stderr).toMatch(/executed dataset[\s\S]*why: inputs\.curation/);
+      expect(second.stderr).toMatch(/executed dataset[\s\S]*why: curation\.yaml added/);
       expect(second.stderr).toContain('excluded curated: 1 (countdown_printf)');
       expect(second.stderr).toContain('curation.yaml names programs that are not in the collection: no_such_program');
       expect(await all()).not.toContain(JSON.stringify(prompt).slice(1, -1));

@@ -89,7 +89,13 @@ function inputChanges(before: JsonObject, after: JsonObject, ctx: ExplainContext
     const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].sort();
     const lines: string[] = [];
     for (const key of keys) {
-      if (!(key in b)) lines.push(`${origin.target}/${key} added`);
+      if (!(key in b)) {
+        // A new source item: name its file (curation.yaml added), as for a changed one.
+        const entry = a[key];
+        const file = isObj(entry) && isObj(entry.files) ? Object.keys(entry.files)[0] : undefined;
+        const rel = origin.source && file !== undefined ? ctx.sourcePath(origin.target, key, file) : undefined;
+        lines.push(rel ? `${rel} added` : `${origin.target}/${key} added`);
+      }
       else if (!(key in a)) lines.push(`${origin.target}/${key} removed`);
       else lines.push(...itemChanges(origin.target, key, origin.source, b[key], a[key], ctx));
     }
