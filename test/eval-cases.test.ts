@@ -119,6 +119,8 @@ beforeAll(async () => {
   const files: Record<string, string> = {
     'pipeline.yaml': PIPELINE,
     'src/add.cpp': ADD_CPP, 'src/add.prompt.txt': `${ADD_PROMPT}\n`,
+    // add reads its input: validate runs it on the same cases the report carries.
+    'src/add.inputs/a.txt': '2 3\n', 'src/add.inputs/b.txt': '10 20\n', 'src/add.inputs/c.txt': '-4 4\n',
     'src/hello.cpp': HELLO_CPP, 'src/hello.prompt.txt': `${HELLO_PROMPT}\n`,
     'fixtures/dataset.report.json': REPORT,
   };
@@ -256,6 +258,8 @@ describe('every test case, n samples, intervals, diffs', () => {
 async function sources(): Promise<Record<string, string>> {
   const files: Record<string, string> = {
     'src/add.cpp': ADD_CPP, 'src/add.prompt.txt': `${ADD_PROMPT}\n`,
+    // add reads its input: validate runs it on the same cases the report carries.
+    'src/add.inputs/a.txt': '2 3\n', 'src/add.inputs/b.txt': '10 20\n', 'src/add.inputs/c.txt': '-4 4\n',
     'src/hello.cpp': HELLO_CPP, 'src/hello.prompt.txt': `${HELLO_PROMPT}\n`,
     'fixtures/dataset.report.json': REPORT,
   };

@@ -284,7 +284,7 @@ targets:
     const b = await project({ ...FILES, 'src/d.txt': 'new\n' });
     const r = await build(b, ['--dry-run']);
     expect(r.code, r.stderr).toBe(0);
-    expect(outcomes(r).cached).toEqual(['checked/a', 'checked/b', 'checked/c', 'upper/a', 'upper/c']);
+    expect(outcomes(r)['would-restore']).toEqual(['checked/a', 'checked/b', 'checked/c', 'upper/a', 'upper/c']);
     expect(outcomes(r)['would-run']).toEqual(['checked/d', 'joined', 'upper/d']);
     expect(await listTree(path.join(b, 'cache', 'cas'))).toEqual([]);
     expect(await listTree(path.join(b, 'cache', 'ac'))).toEqual([]);
