@@ -21,7 +21,8 @@ beforeAll(async () => {
   programs = Object.keys(files).filter((f) => f.endsWith('.cpp')).map((f) => path.basename(f, '.cpp')).sort();
   dir = await makeProject(files);
   await fsp.chmod(dir, 0o755);
-  first = await runCli(dir, ['--json']);
+  // The first run builds everything (and the -Os fallback where -O0 does not fit): minutes on a loaded machine.
+  first = await runCli(dir, ['--json'], {}, 880_000);
 }, 900_000);
 
 afterAll(async () => {
@@ -94,7 +95,7 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
 
 describe('cross targets under qemu', () => {
   it('aarch64: the corpus validates under qemu-aarch64', async () => {
-    const r = await runCli(dir, ['--json', 'dataset-aarch64']);
+    const r = await runCli(dir, ['--json', 'dataset-aarch64'], {}, 880_000);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(await fsp.readFile(path.join(dir, 'build/aarch64/dataset.report.json'), 'utf8'));
     expect(report.verdicts).toEqual({ ok: programs.length });
@@ -106,7 +107,7 @@ describe('cross targets under qemu', () => {
   it('riscv64: a part of the corpus validates under qemu-riscv64', async () => {
     const pipeline = (await fsp.readFile(path.join(dir, 'pipeline.yaml'), 'utf8')).replace('glob: sources/*.cpp', 'glob: sources/[a-c]*.cpp');
     await fsp.writeFile(path.join(dir, 'pipeline.yaml'), pipeline);
-    const r = await runCli(dir, ['--json', 'validated-riscv64']);
+    const r = await runCli(dir, ['--json', 'validated-riscv64'], {}, 880_000);
     expect(r.code, r.stderr).toBe(0);
     const done = r.events.filter((e) => e.type === 'node-done' && String(e.id).startsWith('validated-riscv64/'));
     expect(done.length).toBeGreaterThan(5);
