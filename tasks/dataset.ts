@@ -226,7 +226,7 @@ export const datasetKind: ReduceKind = {
       }
       const candidates = okOnes.filter((g) => rank(g.name, g.input) !== Number.POSITIVE_INFINITY);
       if (!candidates.length) {
-        exclude(`verdict:${verdict}`, key);
+        exclude(okOnes.length ? 'not-in-policy' : `verdict:${verdict}`, key);
         continue;
       }
       if (curation.exclude.has(first.base)) {

@@ -86,6 +86,25 @@ describe('rename + directives + cfi on real programs', () => {
     expect(countTokens(all.asm) / countTokens(raw.asm)).toBeLessThan(0.65);
   });
 
+  it.each(['aarch64', 'riscv64'])('%s (under qemu): the same filters, with the target\'s own directive syntax', async (name) => {
+    const cross = await loadToolchain(ROOT, name);
+    const source = read('test/fixtures/variants/inventory.cpp');
+    const r = await compileToAsm({ tc: cross, source, flags: ['-O0', ...cross.cleanFlags] });
+    if (!r.ok) throw new Error(r.stderr);
+    const all = cleanAsm(r.asm, allFilters(!programCatches(source)));
+    expect(all.renamed).toBeGreaterThan(100);
+    expect(all.asm).not.toMatch(/^\s*\.type\s+F\d+/m);
+    expect(countTokens(all.asm) / countTokens(r.asm)).toBeLessThan(0.5);
+    const ref = await buildExecutable(cross, source, ['-O0']);
+    const got = await buildFromAsm(cross, all.asm);
+    if (!ref.ok || !got.ok) throw new Error(!ref.ok ? ref.stderr : !got.ok ? got.stderr : '');
+    dirs.push(path.dirname(ref.exePath), path.dirname(got.exePath));
+    const [a, b] = await Promise.all([runExecutable(cross, ref.exePath, { timeoutMs: 30_000 }), runExecutable(cross, got.exePath, { timeoutMs: 30_000 })]);
+    expect(b.stdout).toBe(a.stdout);
+    expect(b.code).toBe(a.code);
+    expect(a.stdout).toContain('cecilia 24');
+  });
+
   it('never renames C names, operator new/delete or std data objects', () => {
     expect(renamable('main', false)).toBe(false);
     expect(renamable('helper', false)).toBe(false);

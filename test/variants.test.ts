@@ -46,6 +46,12 @@ targets:
     with: { source: programs }
     out: build/shortest
     params: { validFraction: 0, policy: shortest }
+  nothing-offered:
+    kind: dataset
+    from: [validated, validated-Os]
+    with: { source: programs }
+    out: build/none
+    params: { validFraction: 0, policy: { prefer: [O1-clean] } }
   qwen:
     kind: dataset
     from: [validated, validated-Os]
@@ -75,7 +81,7 @@ beforeAll(async () => {
     ...(await toolchainFiles()),
   });
   await fsp.chmod(dir, 0o755);
-  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'qwen', 'llama'], {}, 600_000);
+  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'nothing-offered', 'qwen', 'llama'], {}, 600_000);
 }, 620_000);
 afterAll(async () => {
   if (dir) await fsp.rm(dir, { recursive: true, force: true });
@@ -115,6 +121,12 @@ describe('variants and the dataset policy', () => {
     expect(keep.examples.total).toBe(2);
     expect(keep.overLimitKept['answer-too-long'].items).toEqual(['inventory']);
     expect(example(keep, 'inventory').flags).toEqual(['answer-too-long']);
+  });
+
+  it('a program none of whose variants the policy names is excluded as not-in-policy', async () => {
+    const r = await report('build/none/dataset.report.json');
+    expect(r.examples.total).toBe(0);
+    expect(r.excluded['not-in-policy'].items).toEqual(['inventory', 'small']);
   });
 
   it('shortest takes the validated variant with the fewest tokens', async () => {

@@ -54,7 +54,7 @@ export function renameSymbols(lines: string[]): RenameResult {
       seen.add(d[1]!);
       defined.push(d[1]!);
     }
-    const t = /^\s*\.type\s+([^,\s]+)\s*,\s*@(\w+)/.exec(l);
+    const t = /^\s*\.type\s+([^,\s]+)\s*,\s*[@%](\w+)/.exec(l); // `@function` (x86), `%function` (Arm)
     if (t) (t[2] === 'function' ? funcSyms : dataSyms).add(t[1]!);
     if (!STRING_LINE.test(l)) for (const m of l.matchAll(SYMBOL)) allTokens.add(m[0]);
   }
@@ -96,9 +96,9 @@ export function renameSymbols(lines: string[]): RenameResult {
       continue;
     }
     // A local symbol cannot be unique across objects: it is a plain object now.
-    const uniq = /^(\s*\.type\s+)([^,\s]+)(\s*,\s*)@gnu_unique_object\s*$/.exec(l);
+    const uniq = /^(\s*\.type\s+)([^,\s]+)(\s*,\s*)([@%])gnu_unique_object\s*$/.exec(l);
     if (uniq && map.has(uniq[2]!)) {
-      out.push(`${uniq[1]}${map.get(uniq[2]!)}${uniq[3]}@object`);
+      out.push(`${uniq[1]}${map.get(uniq[2]!)}${uniq[3]}${uniq[4]}object`);
       continue;
     }
     out.push(l.replace(SYMBOL, (m) => map.get(m) ?? m));
@@ -106,10 +106,10 @@ export function renameSymbols(lines: string[]): RenameResult {
   return { lines: out, renamed: map.size, removedLines };
 }
 
-const COMDAT_SECTION = /^\s*\.section\s+([^,\s]+)\s*,\s*"([^"]*)"\s*,\s*@(\w+)\s*,\s*[^,\s]+\s*,\s*comdat\s*$/;
+const COMDAT_SECTION = /^\s*\.section\s+([^,\s]+)\s*,\s*"([^"]*)"\s*,\s*([@%])(\w+)\s*,\s*[^,\s]+\s*,\s*comdat\s*$/;
 
 /** The plain section a COMDAT section switch stands for, or undefined to keep the line. */
-function plainSection(name: string, flags: string, type: string): string | undefined {
+function plainSection(name: string, flags: string, type: string, mark: string): string | undefined {
   const f = flags.replace('G', '');
   if (/^\.text(\.|$)/.test(name) && f === 'ax' && type === 'progbits') return '\t.text';
   if (/^\.rodata(\.|$)/.test(name) && f === 'a' && type === 'progbits') return '\t.section\t.rodata';
@@ -117,7 +117,7 @@ function plainSection(name: string, flags: string, type: string): string | undef
   if (/^\.data\.rel(\.local)?(\.|$)/.test(name) && f === 'aw' && type === 'progbits') return '\t.section\t.data.rel,"aw"';
   if (/^\.data(\.|$)/.test(name) && f === 'aw' && type === 'progbits') return '\t.data';
   if (/^\.bss(\.|$)/.test(name) && f === 'aw' && type === 'nobits') return '\t.bss';
-  if (/^\.gcc_except_table(\.|$)/.test(name) && f === 'a' && type === 'progbits') return '\t.section\t.gcc_except_table,"a",@progbits';
+  if (/^\.gcc_except_table(\.|$)/.test(name) && f === 'a' && type === 'progbits') return `\t.section\t.gcc_except_table,"a",${mark}progbits`;
   return undefined;
 }
 
@@ -125,13 +125,13 @@ export function dropDirectives(lines: string[]): { lines: string[]; removed: num
   const out: string[] = [];
   let removed = 0;
   for (const l of lines) {
-    if (/^\s*\.type\s+[^,\s]+\s*,\s*@(function|object)\s*$/.test(l) || /^\s*\.size\s/.test(l)) {
+    if (/^\s*\.type\s+[^,\s]+\s*,\s*[@%](function|object)\s*$/.test(l) || /^\s*\.size\s/.test(l)) {
       removed++;
       continue;
     }
     const c = COMDAT_SECTION.exec(l);
     if (c) {
-      const plain = plainSection(c[1]!, c[2]!, c[3]!);
+      const plain = plainSection(c[1]!, c[2]!, c[4]!, c[3]!);
       if (plain) {
         removed++;
         out.push(plain);
