@@ -109,4 +109,41 @@ describe('store corruption', () => {
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('CBA\n');
     expect(await fsp.readFile(path.join(dir, 'build/all.txt'), 'utf8')).toBe('CBA\n');
   });
+
+  it('a step that makes again the output whose stored copy is damaged replaces the copy, never serves it', async () => {
+    // Four steps in a row; the stored outputs of the first three get one byte flipped (same size)
+    // while everything says up to date, then every step after the first must run again (its
+    // command changed, not its output). s1 is rebuilt after s2 meets its bad blob; s2 and s3 then
+    // make bytes whose blob "exists" with the right size. Trusting that size failed the build
+    // (exit 1: the damaged copy was found when s2's output was materialized); it was the cause of
+    // the random-damage test's rare failures.
+    const chain = (mark: string) => `version: 1
+default: [s4]
+targets:
+  texts: { kind: files, params: { glob: "src/*.txt" } }
+  s1: { kind: command, from: texts, params: { run: 'rev "$IN" > "$OUT"', outputs: { out: .txt } } }
+  s2: { kind: command, from: s1, params: { run: '${mark}cat "$IN" > "$OUT"; echo 2 >> "$OUT"', outputs: { out: .txt } } }
+  s3: { kind: command, from: s2, params: { run: '${mark}cat "$IN" > "$OUT"; echo 3 >> "$OUT"', outputs: { out: .txt } } }
+  s4: { kind: command, from: s3, params: { run: '${mark}cat "$IN" > "$OUT"; echo 4 >> "$OUT"', outputs: { out: .txt } } }
+`;
+    const dir = await makeProject({ 'pipeline.yaml': chain(''), 'src/a.txt': 'abc\n' });
+    dirs.push(dir);
+    expect((await runCli(dir, ['-j', '1'])).code).toBe(0);
+    const outs = await Promise.all(['s1', 's2', 's3'].map((t) => fsp.readFile(path.join(dir, `build/${t}/a.txt`))));
+    for (const f of await listStore(dir)) {
+      if (!f.includes(`${path.sep}cas${path.sep}`)) continue;
+      const bytes = await fsp.readFile(f);
+      if (!outs.some((o) => o.equals(bytes))) continue;
+      bytes[0] ^= 0x20; // same size, other bytes
+      await fsp.chmod(f, 0o644);
+      await fsp.writeFile(f, bytes);
+    }
+    await fsp.writeFile(path.join(dir, 'pipeline.yaml'), chain('true; '));
+    const r = await runCli(dir, ['--json', '-j', '1']);
+    expect(r.code, JSON.stringify(summaryOf(r).failed)).toBe(0);
+    expect(r.events.some((e) => e.type === 'warning' && /corrupt or missing cache entry/.test(e.message))).toBe(true);
+    expect(await fsp.readFile(path.join(dir, 'build/s4/a.txt'), 'utf8')).toBe('cba\n2\n3\n4\n');
+    const verify = await runCli(dir, ['cache', 'verify', '--json']);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ corruptBlobs: [], corruptRecords: 0, danglingRecords: 0 });
+  });
 });

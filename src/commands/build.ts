@@ -24,6 +24,9 @@ async function checkWritable(dir: string): Promise<void> {
   }
 }
 
+/** Passes of one build at most, when each meets damage in the cache (see runBuild). */
+const MAX_PASSES = 32;
+
 export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener: Listener): Promise<BuildSummary> {
   checkTargets(p, opts.targets);
   const store = storeOf(p);
@@ -38,13 +41,15 @@ export async function runBuild(p: Pipeline, opts: BuildCommandOptions, listener:
     remote = remoteUrl ? openRemote(remoteUrl, store, opts, listener) : undefined;
     if (opts.shard) listener(shardReport(opts.shard));
     if (!opts.dryRun) await checkWritable(path.join(p.root, p.settings.buildDir));
-    // A pass that met a corrupt or missing cache entry invalidates what named it; one more pass
-    // rebuilds it (corrupt entries are never served).
+    // A pass that met a corrupt or missing cache entry invalidates what named it (and the read
+    // removed the bad blob); the next pass rebuilds it (corrupt entries are never served). A pass
+    // stops at its first such failure, so damage along one chain is met one entry per pass: every
+    // retry removes at least one bad entry, and the cap is only a safety net.
     for (let pass = 0; ; pass++) {
       const build = new Build(p, store, { ...opts, onEvent: listener, checkSources: pass > 0, blobs: remote?.blobs, actions: remote?.actions });
       const summary = await build.run();
       if (!build.retryNeeded || summary.interrupted) return summary;
-      if (pass >= 2) {
+      if (pass >= MAX_PASSES - 1) {
         listener({ type: 'build-done', summary });
         return summary;
       }

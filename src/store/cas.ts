@@ -30,7 +30,12 @@ export class LocalBlobStore implements BlobStore {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const hash = sha256(bytes);
     const file = this.pathOf(hash);
-    if (statSync(file, { throwIfNoEntry: false })?.size === bytes.length) return { hash, size: bytes.length };
+    // A blob already there is kept only if its bytes are these: a damaged copy of the same size
+    // (a flipped byte) would otherwise be "confirmed" by every later put and served as the output.
+    if (statSync(file, { throwIfNoEntry: false })?.size === bytes.length) {
+      const have = bytes.length <= SYNC_READ_MAX ? readFileSync(file) : await fsp.readFile(file);
+      if (Buffer.compare(have, bytes) === 0) return { hash, size: bytes.length };
+    }
     await writeFileAtomic(file, bytes, 0o444);
     return { hash, size: bytes.length };
   }
