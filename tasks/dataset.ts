@@ -9,13 +9,14 @@
  * Writes a report of it all (docs/variants.md).
  */
 import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import type { ItemView, Json, JsonObject, ReduceInput, ReduceKind, RunContext, TaskResult } from '../src/task-api.js';
 import { InfraError } from '../src/task-api.js';
 import { listToolchains } from './lib/toolchain.js';
 import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 import { limitsFor } from '../src/llm/model-limits.js';
-import { chatOverhead, tokenCounter } from './lib/model-tokens.js';
+import { chatOverhead, rememberingCounter } from './lib/model-tokens.js';
 import { type Curation, parseCuration } from './lib/curation.js';
 
 export const SEED_SYSTEM = [
@@ -152,9 +153,9 @@ export const datasetKind: ReduceKind = {
     const policy = typeof p.policy === 'string' ? { shortest: true } : (p.policy ?? {});
     const fit = policy.fit ?? 'model';
     const keepOver = policy.overLimit === 'keep';
-    const count = await tokenCounter(limits.tokenizer);
+    // Counts remembered by text hash across runs: an edit recounts (and loads the tokenizer for) only what changed.
+    const counter = await rememberingCounter(limits.tokenizer, path.join(await ctx.persistentDir(), `token-counts-${limits.tokenizer}.json`));
     const overhead = chatOverhead(limits.tokenizer);
-    const encode = (t: string) => ({ length: count(t) });
 
     const byBase = (views: ItemView[] | undefined) => {
       const m = new Map<string, ItemView>();
@@ -246,7 +247,7 @@ export const datasetKind: ReduceKind = {
       }
       const cpp = (await ctx.read(src.files.src)).toString('utf8');
       const prompt = (await ctx.read(promptRef)).toString('utf8').trim();
-      const fixedTokens = overhead.reply + 3 * overhead.perMessage + encode(system).length + encode(prompt).length;
+      const fixedTokens = overhead.reply + 3 * overhead.perMessage + (await counter.count(system)) + (await counter.count(prompt));
       const build = async (v: ItemView): Promise<Built> => {
         const asm = (await ctx.read(v.files.s!)).toString('utf8');
         const answer = template === 'asm-only' ? asm.trimEnd() : `${CPP_INTRO}\n${cpp.trimEnd()}\n${ASM_INTRO}\n${asm.trimEnd()}`;
@@ -255,7 +256,7 @@ export const datasetKind: ReduceKind = {
           { role: 'user', content: prompt },
           { role: 'assistant', content: answer },
         ];
-        const assistantTokens = encode(answer).length;
+        const assistantTokens = await counter.count(answer);
         const tokens = fixedTokens + assistantTokens;
         const b: Built = { tokens, assistantTokens, line: JSON.stringify({ messages }), norm: normaliseCpp(cpp) };
         if (tokens > limit) Object.assign(b, { problem: 'too-long', why: `${tokens} tokens > ${limit} per training example` });
@@ -341,6 +342,8 @@ export const datasetKind: ReduceKind = {
     const valid = examples.filter((e) => e.split === 'valid');
     const tokenList = examples.map((e) => e.tokens);
     const trainTokens = train.reduce((n, e) => n + e.tokens, 0);
+    await counter.save();
+    ctx.log(`token counts: ${counter.counted()} texts counted with ${limits.tokenizer}, the rest remembered`);
     const cost = estimateTrainingCost({ trainingTokens: trainTokens, epochs, model, examples: train.length });
     const problems: string[] = [];
     if (train.length < 10) problems.push(`only ${train.length} training examples: OpenAI requires at least 10`);
@@ -387,7 +390,9 @@ export const datasetKind: ReduceKind = {
       `dataset: ${examples.length} examples (${train.length} train, ${valid.length} valid) from ${report.items} programs; verdicts: ${verdictText || 'none'}`,
       `  tokens per example: min ${report.tokens.min}, median ${report.tokens.median}, max ${report.tokens.max}; train total ${trainTokens}` +
         (rawAsmTokens ? `; assembly ${rawAsmTokens} → ${finalAsmTokens} tokens after cleaning (−${report.tokens.assembly.saved} %)` : ''),
-      `  estimated fine-tuning cost: ${cost.usd === null ? 'unknown price' : `$${cost.usd.toFixed(2)}`} (${epochs} epochs × ${trainTokens} tokens${cost.usdPerMillion !== null ? ` × $${cost.usdPerMillion}/1M` : ''}, ${model})`,
+      cost.usd === null
+        ? `  estimated fine-tuning cost: no price table for ${model} (${epochs} epochs × ${trainTokens} tokens; a Together job is priced by Together's own estimate, which finetune checks against --max-cost before it starts)`
+        : `  estimated fine-tuning cost: $${cost.usd.toFixed(2)} (${epochs} epochs × ${trainTokens} tokens${cost.usdPerMillion !== null ? ` × $${cost.usdPerMillion}/1M` : ''}, ${model})`,
       ...(Object.keys(variantsTaken).length > 1 || fromNames.length > 1 ? [`  variants taken: ${Object.entries(variantsTaken).sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${c}`).join(', ')}`] : []),
       ...Object.entries(flagged).map(([r, keys]) => `  kept over the limit (${r}): ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),
       ...Object.entries(excluded).map(([r, keys]) => `  excluded ${r}: ${keys.length} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`),

@@ -56,6 +56,12 @@ describe('setup', () => {
   const passwordlessSudo = !IS_ROOT && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
   it.skipIf(passwordlessSudo)('neither root nor sudo: exit 3 with the line to run as root', async () => {
     const tc = await brokenToolchains();
+    if (IS_ROOT) {
+      // The unprivileged user must reach the CLI: a checkout under a folder only root may enter
+      // (mode 0700, as /root or mktemp -d make) fails here, with the reason, not as a missing module.
+      const reach = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(CLI)}, require('fs').constants.R_OK)`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(reach.status, `uid 65534 cannot read ${CLI}: put the checkout where every user may enter its folders (${reach.stderr.split('\n').find((l) => /EACCES|ENOENT/.test(l)) ?? ''})`).toBe(0);
+    }
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, [CLI, 'setup', '--toolchains', tc], {
         cwd: os.tmpdir(),

