@@ -29,7 +29,14 @@ export interface CompileParams {
   flags?: string[];
   pch?: boolean;
   clean?: boolean | { flags?: boolean; filters?: boolean | Filter[] };
-  unlessFits?: string;
+  unlessFits?: string | FitTarget;
+}
+
+/** The limits a fallback variant's gate checks: a model's (src/llm/model-limits.ts), overridden as the dataset does. */
+export interface FitTarget {
+  model: string;
+  maxTokensPerExample?: number;
+  maxAnswerTokens?: number;
 }
 
 export const OPT_LEVELS = ['O0', 'O1', 'O2', 'O3', 'Os', 'Og'];
@@ -120,15 +127,18 @@ export async function pchFor(ctx: RunContext, tc: Toolchain, flags: string[], sr
  * request and the chat template, under the training limit. The dataset decides exactly; in
  * doubt the fallback is built.
  */
-async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][string], src: string, model: string): Promise<string | undefined> {
+async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][string], src: string, target: string | FitTarget): Promise<string | undefined> {
   if (preferred.status !== 'ok' || !preferred.files.s) return undefined;
-  const limits = limitsFor(model);
+  const fit = typeof target === 'string' ? { model: target } : target;
+  const limits = limitsFor(fit.model);
+  const trainingTokens = fit.maxTokensPerExample ?? limits.trainingTokens;
+  const outputTokens = fit.maxAnswerTokens ?? limits.outputTokens;
   const count = await tokenCounter(limits.tokenizer);
   const answer = count(src) + count((await ctx.read(preferred.files.s)).toString('utf8')) + 32;
-  if (limits.outputTokens !== null && answer > limits.outputTokens) return undefined;
-  if (answer + 2048 > limits.trainingTokens) return undefined;
+  if (outputTokens !== null && answer > outputTokens) return undefined;
+  if (answer + 2048 > trainingTokens) return undefined;
   const name = `${String(preferred.meta.opt ?? 'preferred')}${preferred.meta.variant === 'clean' ? '-clean' : ''}`;
-  return `${name} fits ${model} (answer ≈ ${answer} tokens)`;
+  return `${name} fits ${fit.model}${outputTokens !== limits.outputTokens || trainingTokens !== limits.trainingTokens ? ` within ${outputTokens ?? '–'} answer / ${trainingTokens} example tokens` : ''} (answer ≈ ${answer} tokens)`;
 }
 
 export const compileKind: MapKind = {
@@ -144,8 +154,20 @@ export const compileKind: MapKind = {
       ...toolchainParamsSchema,
       pch: { type: 'boolean', description: 'Use precompiled headers when they apply (default true).' },
       unlessFits: {
-        type: 'string',
-        description: 'A fallback variant: with `with: {preferred: <validated target>}`, build only for programs whose preferred variant may not fit this model\'s limits (src/llm/model-limits.ts); the others are rejected `not-needed` at no cost.',
+        description: 'A fallback variant: with `with: {preferred: <validated target>}`, build only for programs whose preferred variant may not fit this model\'s limits (src/llm/model-limits.ts), or the limits given as the dataset\'s `maxTokensPerExample` / `maxAnswerTokens`; the others are rejected `not-needed` at no cost.',
+        oneOf: [
+          { type: 'string' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['model'],
+            properties: {
+              model: { type: 'string' },
+              maxTokensPerExample: { type: 'integer', minimum: 1 },
+              maxAnswerTokens: { type: 'integer', minimum: 1 },
+            },
+          },
+        ],
       },
       clean: {
         description: 'Cut noise: true for all flags and filters, or pick.',
