@@ -155,6 +155,9 @@ const COLS = (head) => head.map((h) => WIDTHS[h] ?? '132px').join(' ');
 function renderTable(q) {
   delete view.dataset.key;
   const f = filters(q);
+  // A live re-render while the curator types keeps the search box as typed (the pending search applies it).
+  const box = $('#f-search');
+  const typed = box && document.activeElement === box && box.value !== (q.get('s') || '') ? box.value : undefined;
   const all = [...S.rows.values()];
   const counts = new Map();
   for (const r of all) counts.set(verdictOf(r, f.t), (counts.get(verdictOf(r, f.t)) || 0) + 1);
@@ -180,6 +183,12 @@ function renderTable(q) {
   const trs = new Map();
   for (const tr of tbody.querySelectorAll('.prog')) trs.set(tr.dataset.key, tr);
   tableState = { q: q.toString(), f, tbody, trs, chips: [...counts.keys()].sort().join('|') };
+  if (typed !== undefined) {
+    const i = $('#f-search');
+    i.value = typed;
+    i.focus();
+    i.setSelectionRange(typed.length, typed.length);
+  }
   // From the address bar and the search box as they are now, not as they were at this render: a
   // click while a search is still pending keeps both.
   const current = () => {
