@@ -10,10 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, startServe, type Served } from './support/browser.js';
+import { idle, launchBrowser, shot, SHOTS, startServe, tableVerdicts, type Served } from './support/browser.js';
 import { makeProject, REPO, runCli, toolchainFiles } from './support/cli.js';
 
-const SHOTS = process.env.ASMGRAPH_SCREENSHOTS === 'docs' ? path.join(REPO, 'docs') : undefined;
 const WAIT = 240_000;
 /** The first build of the whole corpus: ~30 s on a quiet 2-core machine, several minutes on a busy one. */
 const COLD = 900_000;
@@ -33,14 +32,6 @@ async function corpusFiles(): Promise<Record<string, string>> {
   return files;
 }
 
-async function shot(page: Page, name: string, dir: string): Promise<void> {
-  const file = path.join(SHOTS ?? dir, name);
-  await page.screenshot({ path: file, fullPage: false });
-  const png = await fsp.readFile(file);
-  expect(png.subarray(1, 4).toString()).toBe('PNG');
-  expect(png.length).toBeGreaterThan(10_000);
-}
-
 /** The verdict of every program at `validated`, as a plain CLI build reports it. */
 async function cliVerdicts(root: string): Promise<Record<string, string>> {
   const r = await runCli(root, ['--json', 'build', 'validated']);
@@ -51,16 +42,6 @@ async function cliVerdicts(root: string): Promise<Record<string, string>> {
   }
   return out;
 }
-
-async function tableVerdicts(page: Page): Promise<Record<string, string>> {
-  return page.$$eval('div.prog', (trs) => Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.key!, (tr as HTMLElement).dataset.verdict!])));
-}
-
-const idle = (page: Page, atLeast: number, timeout = WAIT) =>
-  page.waitForFunction((n) => {
-    const el = document.querySelector('#cycle') as HTMLElement | null;
-    return !!el && el.dataset.running === 'false' && Number(el.dataset.cycle) >= n;
-  }, atLeast, { timeout });
 
 describe('asmgraph serve: the bundled corpus in Chromium', () => {
   let root: string;

@@ -8,7 +8,7 @@ const view = $('#view');
 
 /** The server's state as last received (a mirror, replaced by every snapshot). */
 const S = { targets: [], verdictTarget: undefined, rows: new Map(), dataset: undefined, eval: undefined, cycle: undefined };
-/** Verdict history per program since this page was opened: [{t, text}]. */
+/** Verdict history per program since this page was opened: [{t, verdict, text}]. */
 const history = new Map();
 const opened = Date.now();
 const perf = (window.__asmgraphPerf = { firstPaint: undefined, snapshotRows: 0, applies: [] });
@@ -37,12 +37,23 @@ function summary(row) {
   }).join('  ') + (row.excluded ? `  (excluded: ${row.excluded})` : '');
 }
 
+/**
+ * One entry per change of the program's verdict (the verdict target's, what the dataset reads), with
+ * every target's state at that moment. A verdict still being computed (running, pending) is not one:
+ * a rebuild in progress leaves no intermediate entries, and the dataset re-reading a report does not
+ * add one either.
+ */
 function remember(row) {
-  if (S.targets.some((t) => row.cells[t]?.s === 'running')) return;
+  const verdict = verdictOf(row);
+  if (verdict === 'running' || verdict === 'pending') return;
   const list = history.get(row.key) || [];
-  const text = summary(row);
-  if (list.length && list[list.length - 1].text === text) return;
-  list.push({ t: Date.now(), text });
+  const last = list[list.length - 1];
+  if (last && last.verdict === verdict) {
+    // The same verdict: keep the latest picture of the other targets (no new entry).
+    if (!S.targets.some((t) => row.cells[t]?.s === 'running')) last.text = summary(row);
+    return;
+  }
+  list.push({ t: Date.now(), verdict, text: summary(row) });
   if (list.length > 100) list.shift();
   history.set(row.key, list);
 }
@@ -96,6 +107,7 @@ function render() {
 // ------------------------------------------------------------------ the table
 
 let tableState = undefined; // { q, tbody, trs: Map }
+let searchTimer = undefined;
 
 function filters(q) {
   return { v: q.get('v') || '', t: q.get('t') || S.verdictTarget || '', split: q.get('split') || '', s: (q.get('s') || '').toLowerCase(), sort: q.get('sort') || 'name' };
@@ -143,6 +155,9 @@ const COLS = (head) => head.map((h) => WIDTHS[h] ?? '132px').join(' ');
 function renderTable(q) {
   delete view.dataset.key;
   const f = filters(q);
+  // A live re-render while the curator types keeps the search box as typed (the pending search applies it).
+  const box = $('#f-search');
+  const typed = box && document.activeElement === box && box.value !== (q.get('s') || '') ? box.value : undefined;
   const all = [...S.rows.values()];
   const counts = new Map();
   for (const r of all) counts.set(verdictOf(r, f.t), (counts.get(verdictOf(r, f.t)) || 0) + 1);
@@ -168,8 +183,24 @@ function renderTable(q) {
   const trs = new Map();
   for (const tr of tbody.querySelectorAll('.prog')) trs.set(tr.dataset.key, tr);
   tableState = { q: q.toString(), f, tbody, trs, chips: [...counts.keys()].sort().join('|') };
+  if (typed !== undefined) {
+    const i = $('#f-search');
+    i.value = typed;
+    i.focus();
+    i.setSelectionRange(typed.length, typed.length);
+  }
+  // From the address bar and the search box as they are now, not as they were at this render: a
+  // click while a search is still pending keeps both.
+  const current = () => {
+    const n = new URLSearchParams(route().q);
+    const typed = $('#f-search')?.value;
+    if (typed) n.set('s', typed);
+    else n.delete('s');
+    return n;
+  };
   const setQ = (k, v) => {
-    const n = new URLSearchParams(q);
+    clearTimeout(searchTimer);
+    const n = current();
     if (v) n.set(k, v);
     else n.delete(k);
     go('/', n);
@@ -180,14 +211,12 @@ function renderTable(q) {
   });
   $('#f-target').addEventListener('change', (ev) => setQ('t', ev.target.value === S.verdictTarget ? '' : ev.target.value));
   $('#f-split').addEventListener('change', (ev) => setQ('split', ev.target.value));
-  let timer;
-  $('#f-search').addEventListener('input', (ev) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const n = new URLSearchParams(q);
-      if (ev.target.value) n.set('s', ev.target.value);
-      else n.delete('s');
-      window.history.replaceState(null, '', `#/?${n}`);
+  $('#f-search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      if (route().path !== '/') return;
+      const n = current();
+      window.history.replaceState(null, '', `#/${[...n].length ? `?${n}` : ''}`);
       renderTable(n);
       $('#f-search').focus();
       const i = $('#f-search');
@@ -296,8 +325,9 @@ async function renderProgram(key, keepScroll = false) {
   const rej = d.rejections.filter((r) => !r.propagated).map((r) => `<div><b>${esc(r.target)}</b>: <span class="st-rejected">${esc(r.reason)}</span><pre class="msg">${esc(r.message)}</pre></div>`).join('');
   const asmTabs = d.asm.map((a) => `<button data-asm="${esc(a.target)}" class="${a.target === chosenAsm ? 'on' : ''}">${esc(a.target)}${a.variant ? ` (${esc(a.variant)})` : ''}${a.status !== 'ok' ? ' ✗' : ''}</button>`).join('');
   const asm = d.asm.find((a) => a.target === chosenAsm);
-  const hist = (history.get(key) || []).map((h) => `<li><span class="note">${new Date(h.t).toLocaleTimeString()}</span> ${esc(h.text)}</li>`).join('');
-  const evalHtml = d.eval ? `<h2>Eval</h2><table class="eval"><tr><th>model</th><th>sample</th><th>verdict</th><th>detail</th></tr>${d.eval.samples.map((s) => `<tr><td>${esc(s.model)}</td><td>${s.index}</td><td class="${s.verdict === 'ok' ? 'st-ok' : 'st-rejected'}">${esc(s.verdict)}</td><td>${esc(s.detail)}</td></tr>`).join('')}</table>` : '';
+  const hist = (history.get(key) || []).map((h) => `<li data-verdict="${esc(h.verdict)}"><span class="note">${new Date(h.t).toLocaleTimeString()}</span> <b class="${h.verdict === 'ok' ? 'st-ok' : 'st-rejected'}">${esc(h.verdict)}</b> <span class="note">${esc(h.text)}</span></li>`).join('');
+  const label = (id) => (d.eval?.models || []).find((m) => m.id === id)?.label || id;
+  const evalHtml = d.eval ? `<h2>Eval samples <span class="note">from the eval report</span></h2><table class="eval" id="eval-samples"><tr><th>model</th><th>sample</th><th>verdict</th><th>detail</th></tr>${d.eval.samples.map((s) => `<tr data-model="${esc(s.model)}" data-index="${s.index}" data-verdict="${esc(s.verdict)}"><td>${esc(label(s.model))}</td><td>${s.index}</td><td class="${s.verdict === 'ok' ? 'st-ok' : 'st-rejected'}">${esc(s.verdict)}</td><td>${esc(s.detail)}</td></tr>`).join('')}</table>` : '';
   view.innerHTML = `
     <p><a href="#/">← all programs</a></p>
     <h1 id="program-name" data-verdict="${esc(v)}">${esc(key)}</h1>
@@ -427,6 +457,9 @@ async function renderPlots() {
     <h2>Estimated fine-tuning cost by model</h2>${p.cost}</div>`;
 }
 
+const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(1)} %`);
+const baseKey = (id) => id.replace(/\[.*$/, '');
+
 function renderEval() {
   delete view.dataset.key;
   const r = S.eval;
@@ -437,14 +470,31 @@ function renderEval() {
   const models = r.models || [];
   const prompts = r.prompts || [];
   const samples = r.samples || [];
+  const metrics = new Map((r.metrics?.models || []).map((m) => [m.model, m]));
+  const k = r.metrics?.k;
   const cell = (m, p) => {
     const ss = samples.filter((s) => s.model === m.id && s.prompt === p.id);
     const ok = ss.filter((s) => s.verdict === 'ok').length;
-    return `<td class="${ok ? 'st-ok' : 'st-rejected'}">${ok}/${ss.length}</td>`;
+    const title = ss.map((s) => `#${s.index}: ${s.verdict}`).join(', ');
+    return `<td class="${ok ? 'st-ok' : 'st-rejected'}" data-model="${esc(m.id)}" data-prompt="${esc(p.id)}" data-ok="${ok}" data-n="${ss.length}" title="${esc(title)}">${ok}/${ss.length}</td>`;
   };
-  view.innerHTML = `<h1>Eval</h1><p class="note">output matches per prompt and model (k samples each)</p>
-    <table class="eval"><tr><th>prompt</th>${models.map((m) => `<th>${esc(m.label || m.id)}</th>`).join('')}</tr>
-    ${prompts.map((p) => `<tr><td><a href="#/p/${encodeURIComponent(p.id)}">${esc(p.id)}</a></td>${models.map((m) => cell(m, p)).join('')}</tr>`).join('')}</table>`;
+  const modelRow = (m) => {
+    const x = metrics.get(m.id);
+    if (!x) return `<tr data-model="${esc(m.id)}"><td>${esc(m.label || m.id)}</td><td colspan="5" class="note">no metrics</td></tr>`;
+    const fig = (name, v) => `<td class="num" data-fig="${name}" data-value="${v ?? ''}">${pct(v)}</td>`;
+    return `<tr data-model="${esc(m.id)}"><td>${esc(m.label || m.id)}${m.label && m.label !== m.id ? ` <span class="note">${esc(m.id)}</span>` : ''}</td>
+      <td class="num" data-fig="samples">${x.samples}</td>${fig('passAt1', x.passAt1)}${fig('passAtK', x.passAtK)}
+      <td class="num" data-fig="solved">${x.promptsSolved}/${x.prompts}</td>
+      <td class="note">${['extracted', 'assembles', 'links', 'runs', 'matches'].map((st) => `${st} ${pct(x.rates?.[st])}`).join(' · ')}</td></tr>`;
+  };
+  view.innerHTML = `<h1>Eval</h1>
+    <p class="note">${esc(r.title || '')}${r.generatedAt ? ` · ${esc(new Date(r.generatedAt).toLocaleString())}` : ''} · ${prompts.length} prompts × ${models.length} models · read from the eval report</p>
+    <h2>Per model</h2>
+    <table class="eval" id="eval-models"><tr><th>model</th><th>samples</th><th>pass@1</th><th>pass@${esc(k ?? 'k')}</th><th>prompts solved</th><th>stages passed</th></tr>
+    ${models.map(modelRow).join('')}</table>
+    <h2>Per prompt: output matches of the samples</h2>
+    <table class="eval" id="eval-prompts"><tr><th>prompt</th>${models.map((m) => `<th>${esc(m.label || m.id)}</th>`).join('')}</tr>
+    ${prompts.map((p) => `<tr data-prompt="${esc(p.id)}"><td><a href="#/p/${encodeURIComponent(baseKey(p.id))}">${esc(p.id)}</a></td>${models.map((m) => cell(m, p)).join('')}</tr>`).join('')}</table>`;
 }
 
 // ------------------------------------------------------------------ live updates
