@@ -3,7 +3,7 @@
  * OpenAI-compatible test server. The programs of the target that wait for input go as the lines of
  * one Batch API batch (the engine's gather), shaped for the model; their cases reach validate; a
  * rebuild sends nothing; a build killed with SIGKILL while it polls resumes the same batch; a dry
- * run prints the Batch price; lines the batch left unanswered fail only their nodes and are asked
+ * run prints the Batch price and --max-cost refuses an expensive batch before it is sent; lines the batch left unanswered fail only their nodes and are asked
  * again by the next build.
  */
 import { spawn } from 'node:child_process';
@@ -191,5 +191,11 @@ describe('inputs, mode: batch', () => {
     }
     expect(out).toMatch(/tests\/big_small: has human test cases; nothing to send/);
     expect(server.requests).toHaveLength(0);
-  });
+
+    // --max-cost is checked on the whole batch before anything is uploaded.
+    const capped = await runCli(dir, ['--max-cost', '0.00001', 'tests'], env(), 600_000);
+    expect(capped.code).toBe(1);
+    expect(capped.stderr).toMatch(/the 5 requests of tests's batch could cost up to \$[\d.]+, over --max-cost \$0\.0000; nothing was sent/);
+    expect(server.requests).toHaveLength(0);
+  }, 600_000);
 });
