@@ -17,7 +17,7 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
+import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
 import type { Json } from '../src/llm/json.js';
 import {
   InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
@@ -170,7 +170,9 @@ async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<t
   }
   let completion: ChatCompletion;
   try {
-    completion = await client.chat.completions.create({ ...req.body, stream: false }, { signal: ctx.signal });
+    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
+    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
+    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     const message = redactFor(client, err instanceof Error ? err.message : String(err));

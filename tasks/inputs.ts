@@ -24,7 +24,7 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
+import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
 import type { Json } from '../src/llm/json.js';
 import { sandboxIdentity } from '../src/sandbox/index.js';
 import {
@@ -131,7 +131,9 @@ async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<t
   }
   let completion: ChatCompletion;
   try {
-    completion = await client.chat.completions.create({ ...req.body, stream: false }, { signal: ctx.signal });
+    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
+    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
+    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     const message = redactFor(client, err instanceof Error ? err.message : String(err));

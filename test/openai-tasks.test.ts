@@ -306,6 +306,21 @@ targets:
     await expectNoKey(dir, [r, again]);
   });
 
+  it('online requests are shaped for the model: a reasoning model gets max_completion_tokens and no temperature', async () => {
+    const dir = await project({
+      'pipeline.yaml': PIPELINE.replace('model: gpt-4o-mini, provider: { maxRetries: 1 }', 'model: gpt-5-mini, temperature: 0.5, provider: { maxRetries: 1 }'),
+      'src/b.cpp': prog(2),
+    });
+    const r = await runCli(dir, ['--json'], env());
+    expect(r.code, r.stderr).toBe(0);
+    const chats = server.requests.filter((q) => q.route === 'POST /v1/chat/completions');
+    expect(chats).toHaveLength(1);
+    expect(chats[0]!.body).toMatchObject({ model: 'gpt-5-mini', max_completion_tokens: 300 });
+    expect(chats[0]!.body).not.toHaveProperty('max_tokens');
+    expect(chats[0]!.body).not.toHaveProperty('temperature');
+    expect(await fsp.readFile(path.join(dir, 'build/prompts/b.prompt.txt'), 'utf8')).toBe('Write an Assembler program that prints the number 2.\n');
+  });
+
   it('mode: batch with a provider that has no Batch API fails before sending', async () => {
     const dir = await project({
       'pipeline.yaml': PIPELINE.replace('provider: { maxRetries: 1 }', `mode: batch, provider: { type: compatible, baseURL: "${server.baseURL}" }`),

@@ -50,16 +50,17 @@ export function batchRequest(prefix: string, body: JsonObject): LlmRequest {
  * `--max-cost`) reject every node of the round.
  */
 export function batchedChat(ctx: RunContext, cfg: ProviderConfig, req: LlmRequest, pollMs: number): Promise<BatchedAnswer> {
-  // Everything the flush depends on is in the group: nodes with other settings are other batches.
-  const group = `llm-batch:${hashJson({ cfg: cfg as unknown as JsonObject, pollMs })}`;
-  return ctx.gather<LlmRequest, BatchedAnswer>(group, req, (reqs, g) => flush(cfg, pollMs, reqs, g));
+  // One round per server (and Azure API version), each with its own plan in the journal. Settings
+  // that only change how it is asked (retries, timeouts, the poll interval) do not split a batch:
+  // the first node's are used, and a re-run with other values still resumes the same batch.
+  const group = hashJson({ endpoint: endpointIdentity(cfg), apiVersion: cfg.apiVersion ?? null }).slice(0, 32);
+  return ctx.gather<LlmRequest, BatchedAnswer>(`llm-batch:${group}`, req, (reqs, g) => flush(cfg, pollMs, group, reqs, g));
 }
 
-async function flush(cfg: ProviderConfig, pollMs: number, reqs: LlmRequest[], g: GatherContext): Promise<BatchedAnswer[]> {
+async function flush(cfg: ProviderConfig, pollMs: number, group: string, reqs: LlmRequest[], g: GatherContext): Promise<BatchedAnswer[]> {
   const unique = [...new Map(reqs.map((r) => [r.custom_id, r])).values()];
   const client = clientFor(cfg);
-  const id = endpointIdentity(cfg);
-  const journal = sharedJournal(path.join(await g.persistentDir(), `batch-${id}.json`));
+  const journal = sharedJournal(path.join(await g.persistentDir(), `batch-${endpointIdentity(cfg)}.json`));
   const cap = g.flags.maxCost;
   if (cap !== undefined) {
     // Only what is not answered yet costs anything.
@@ -84,7 +85,7 @@ async function flush(cfg: ProviderConfig, pollMs: number, reqs: LlmRequest[], g:
   let results;
   try {
     results = await runBatch(client, unique, {
-      journal, pollMs, signal: taskSignal(g.signal), planKey: `llm/batch-group/${id}`,
+      journal, pollMs, signal: taskSignal(g.signal), planKey: `llm/batch-group/${group}`,
       metadata: { asmgraph_target: g.target.slice(0, 500) },
       onProgress: (e) => {
         if (e.type === 'created' || e.type === 'resumed') batches.add(e.batchId);
