@@ -844,10 +844,9 @@ export class Build {
     this.gathers.delete(target);
     const ac = new AbortController();
     setMaxListeners(0, ac.signal);
-    if (this.opts.signal) {
-      if (this.opts.signal.aborted) ac.abort();
-      else this.opts.signal.addEventListener('abort', () => ac.abort(), { once: true });
-    }
+    const onAbort = () => ac.abort();
+    if (this.opts.signal?.aborted) ac.abort();
+    else this.opts.signal?.addEventListener('abort', onAbort, { once: true });
     const ctx: GatherContext = {
       target,
       persistentDir: async () => {
@@ -860,9 +859,9 @@ export class Build {
       signal: ac.signal,
       flags: this.flags,
     };
-    for (const round of groups.values()) {
+    const flushes = [...groups.values()].map((round) => {
       this.waitingInGather -= round.entries.length;
-      void (async () => {
+      return (async () => {
         try {
           if (this.interrupted) throw new Interrupted();
           const out = await round.flush(round.entries.map((e) => e.value), ctx);
@@ -874,7 +873,8 @@ export class Build {
           for (const e of round.entries) e.reject(err);
         }
       })();
-    }
+    });
+    void Promise.all(flushes).then(() => this.opts.signal?.removeEventListener('abort', onAbort));
   }
 
   /** Interrupted: rounds not flushed yet are dropped (nothing of them is sent). */
