@@ -109,6 +109,32 @@ export interface RunContext {
     keyRecord: JsonObject,
     build: (dir: string) => Promise<ArtifactResult>,
   ): Promise<ArtifactOutput>;
+  /**
+   * Joins the nodes of this target that call `gather` with the same `group` in this build, so that
+   * one `flush` serves them all (one Batch API batch for every item of a target). Resolves with
+   * this node's element of what `flush` returns for the values of the round, in the same order.
+   *
+   * A round is flushed when every node of the target that has not finished yet is waiting in
+   * `gather` (nodes that finish without calling it, are up to date, cached or skipped do not hold it
+   * up), or when nothing else in the build can run any more. Both are decided by the scheduler's
+   * state, never by a timer. While it waits a node gives its pool slots back, so a target with more
+   * nodes than `llmConcurrency` gathers all of them; afterwards it takes them again. Every node of a
+   * group must pass an equivalent `flush` (the first one's is used): put what it depends on into
+   * `group`. An interrupted build rejects the nodes of rounds not yet flushed (nothing is sent).
+   */
+  gather<T, R>(group: string, value: T, flush: (values: T[], ctx: GatherContext) => Promise<R[]>): Promise<R>;
+}
+
+/** What a `gather` flush gets: the target's, not a node's, context. */
+export interface GatherContext {
+  target: string;
+  /** A folder in cache/ that survives crashes and runs, for the whole target (not one item). */
+  persistentDir(): Promise<string>;
+  /** Progress lines for the display, under the target's name. */
+  progress(line: string): void;
+  /** Aborted when the build is interrupted. */
+  signal: AbortSignal;
+  flags: RunFlags;
 }
 
 export interface RunFlags {

@@ -9,20 +9,23 @@
  * request that still fails after the SDK's retries (429/5xx/timeouts) rejects only its item
  * (`llm-error`); wrong credentials, a missing model or an unreachable server fail the build.
  *
- * The Batch API is not offered here: one node per item would need a cross-node batcher, and the
- * describe step of a data set of hundreds of programs costs cents online. `mode: batch` is a
- * schema error that says so.
+ * `mode: batch` sends the requests of every item of the target that needs a description as one
+ * Batch API batch instead (tasks/lib/llm-batch.ts: the engine's `gather` collects them; the batch id
+ * is journaled at once and a restarted build resumes it, so nothing is paid twice). A line the API
+ * refused rejects its item (`llm-error`); a line left unanswered (expired, cancelled) fails its
+ * node, and the next build asks again for those only.
  */
 import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, type LlmRequest } from '../src/llm/index.js';
+import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
 import type { Json } from '../src/llm/json.js';
 import {
-  InfraError, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
+  InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
 } from '../src/task-api.js';
 import { chatCost } from './lib/chat-prices.js';
+import { batchedChat, batchFailure, batchRequest } from './lib/llm-batch.js';
 import {
-  clientFor, costRange, fmtInt, journalFor, needCapability, promptTokens, providerConfig, providerSchema, scrub,
+  clientFor, costRange, DEFAULT_POLL_MS, fmtInt, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub,
   type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
 
@@ -36,7 +39,8 @@ interface DescribeParams {
   system?: string;
   max_tokens?: number;
   temperature?: number;
-  mode?: 'online';
+  mode?: 'online' | 'batch';
+  pollMs?: number;
   provider?: ProviderParams;
 }
 
@@ -88,9 +92,10 @@ export const describeKind: MapKind = {
       max_tokens: { type: 'integer', minimum: 1, description: 'Completion token limit (default 300).' },
       temperature: { type: 'number', minimum: 0, maximum: 2 },
       mode: {
-        enum: ['online'],
-        description: 'Only online: describe runs one request per item in the llm pool (the Batch API is not supported for this kind).',
+        enum: ['online', 'batch'],
+        description: 'online (default): one chat request per item in the llm pool; batch: the requests of all the target\'s items that need a description go as one Batch API batch (half the price, up to 24 h; resumed after a crash).',
       },
+      pollMs: { ...pollMsSchema, description: 'mode batch: milliseconds between status polls of the batch (default 30000).' },
       provider: providerSchema,
     },
   },
@@ -102,7 +107,8 @@ export const describeKind: MapKind = {
     const from = input.inputs.from;
     if (from?.files.prompt) return [`${id}: has a human prompt; nothing to send`];
     if (!from?.files.src) return [`${id}: no source file; would be rejected`];
-    needCapability(providerConfig(p.provider), 'chat');
+    const batch = p.mode === 'batch';
+    needCapability(providerConfig(p.provider), batch ? 'batch' : 'chat');
     let pt: number;
     try {
       pt = promptTokens(request(p, (await ctx.read(from.files.src)).toString('utf8')).body.messages);
@@ -111,7 +117,7 @@ export const describeKind: MapKind = {
       pt = promptTokens(request(p, '').body.messages) + Math.ceil(from.files.src.size / 3.5);
     }
     const max = p.max_tokens ?? 300;
-    return [`${id}: 1 request, ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(max)} completion tokens, ${costRange(p.model, pt, max, false)}; dry run: nothing sent`];
+    return [`${id}: ${batch ? `1 line of the target's batch` : '1 request'}, ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(max)} completion tokens, ${costRange(p.model, pt, max, batch)}; dry run: nothing sent`];
   },
 
   async run(input: MapInput, ctx: RunContext): Promise<TaskResult> {
@@ -122,43 +128,61 @@ export const describeKind: MapKind = {
     }
     if (!from?.files.src) return { status: 'rejected', reason: 'no-source', message: `item ${input.item.key} has no "src" file to describe` };
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, 'chat');
+    const batch = p.mode === 'batch';
+    needCapability(cfg, batch ? 'batch' : 'chat');
     const req = request(p, (await ctx.read(from.files.src)).toString('utf8'));
-    const client = clientFor(cfg);
-    const journal = await journalFor(ctx, cfg);
-    const key = itemKey(DEFAULT_ENDPOINT, req);
-    let completion: ChatCompletion | undefined;
-    const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
-    if (cached?.ok && Array.isArray(cached.body?.choices)) {
-      completion = cached.body;
-      ctx.log('answer taken from the journal (no request sent)');
+    let completion: ChatCompletion;
+    if (batch) {
+      const answer = await batchedChat(ctx, cfg, batchRequest('describe', req.body as unknown as JsonObject), p.pollMs ?? DEFAULT_POLL_MS);
+      if (!answer.ok) return batchFailure(answer);
+      completion = answer.body;
+      ctx.log(`answered in the target's batch (${answer.batches.join(', ') || 'from its journal'})`);
     } else {
-      try {
-        completion = await client.chat.completions.create({ ...req.body, stream: false }, { signal: ctx.signal });
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        const message = redactFor(client, err instanceof Error ? err.message : String(err));
-        if (isInfrastructure(err)) throw new InfraError(`${message}`);
-        return { status: 'rejected', reason: 'llm-error', message };
-      }
-      try {
-        await journal.put(key, { ok: true, body: completion as unknown as Json });
-      } catch (err) {
-        throw scrub(err);
-      }
+      const online = await askOnline(ctx, cfg, req);
+      if ('status' in online) return online;
+      completion = online.completion;
     }
     const text = cleanPrompt(completion.choices[0]?.message?.content ?? '');
     if (!text) return { status: 'rejected', reason: 'llm-error', message: `the model gave an empty answer (finish_reason ${completion.choices[0]?.finish_reason ?? 'none'})` };
     const usage = completion.usage;
-    const cost = chatCost(p.model, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, false);
+    const cost = chatCost(p.model, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, batch);
     return {
       status: 'ok',
       files: { prompt: `${text}\n` },
       meta: {
-        origin: 'model', model: p.model,
+        origin: 'model', model: p.model, ...(batch ? { mode: 'batch' } : {}),
         promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0,
         ...(cost !== null ? { costUsd: Math.round(cost * 1e6) / 1e6 } : {}),
       },
     };
   },
 };
+
+/** One chat completion, journaled in the node's persistent folder (a re-run after a crash does not pay again). */
+async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<typeof request>): Promise<{ completion: ChatCompletion } | TaskResult> {
+  const client = clientFor(cfg);
+  const journal = await journalFor(ctx, cfg);
+  const key = itemKey(DEFAULT_ENDPOINT, req);
+  const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
+  if (cached?.ok && Array.isArray(cached.body?.choices)) {
+    ctx.log('answer taken from the journal (no request sent)');
+    return { completion: cached.body! };
+  }
+  let completion: ChatCompletion;
+  try {
+    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
+    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
+    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    const message = redactFor(client, err instanceof Error ? err.message : String(err));
+    if (isInfrastructure(err)) throw new InfraError(`${message}`);
+    return { status: 'rejected', reason: 'llm-error', message };
+  }
+  try {
+    await journal.put(key, { ok: true, body: completion as unknown as Json });
+  } catch (err) {
+    throw scrub(err);
+  }
+  return { completion };
+}

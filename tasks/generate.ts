@@ -12,7 +12,7 @@
  */
 import {
   DEFAULT_ENDPOINT, extractCpp, itemKey, runBatch, runOnline, sha256,
-  type BatchProgress, type LlmRequest, type LlmResult, type OnlineProgress,
+  type LlmRequest, type LlmResult, type OnlineProgress,
 } from '../src/llm/index.js';
 import {
   InfraError, type GeneratedItem, type JsonObject, type PlanContext, type ReduceInput, type ReduceKind,
@@ -20,7 +20,7 @@ import {
 } from '../src/task-api.js';
 import { chatCost } from './lib/chat-prices.js';
 import {
-  clientFor, costRange, DEFAULT_POLL_MS, fmtInt, fmtUsd, journalFor, modeSchema, needCapability, pollMsSchema,
+  batchProgress, clientFor, costRange, DEFAULT_POLL_MS, fmtInt, fmtUsd, journalFor, modeSchema, needCapability, pollMsSchema,
   promptTokens, providerConfig, providerSchema, scrub, taskSignal, type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
 
@@ -318,35 +318,6 @@ function collect(target: string, p: GenerateParams, mode: string, reqs: LlmReque
       promptTokens: prompt, completionTokens: completion, costUsd: cost, summary,
     },
     items,
-  };
-}
-
-function batchProgress(say: (line: string) => void): (e: BatchProgress) => void {
-  const last = new Map<string, string>();
-  return (e) => {
-    switch (e.type) {
-      case 'cached':
-        if (e.count) say(`${e.count}/${e.total} requests already answered (journal)`);
-        break;
-      case 'uploaded':
-        say(`uploaded ${e.requests} requests (${fmtInt(e.bytes)} bytes) as ${e.fileId}`);
-        break;
-      case 'created':
-        say(`batch ${e.batchId} created (${e.requests} requests)`);
-        break;
-      case 'resumed':
-        say(`resuming batch ${e.batchId} (${e.requests} requests)`);
-        break;
-      case 'status': {
-        const line = `batch ${e.batchId}: ${e.status} (${e.counts.completed}/${e.counts.total} done${e.counts.failed ? `, ${e.counts.failed} failed` : ''})`;
-        if (last.get(e.batchId) !== line) say(line);
-        last.set(e.batchId, line);
-        break;
-      }
-      case 'finished':
-        say(`batch ${e.batchId} ${e.status}: ${e.ok} ok, ${e.failed} failed`);
-        break;
-    }
   };
 }
 

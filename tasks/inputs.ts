@@ -13,24 +13,27 @@
  * Output: `<item>.inputs.json` = `{ from, model?, cases: [{name, stdin}], dropped: [{name, stdin,
  * reason, message}] }` (`from`: `human`, `not-needed`, `model`).
  *
- * Like `describe`: one node and one online request per program, in the engine's `llm` pool,
- * cached per (model, system message, params, program hash) by the action key and journaled per
- * request, so an interrupted run never pays twice; `--dry-run` prints the request and its cost
- * bound. The Batch API is not offered (one node per item would need a cross-node batcher; a few
- * hundred short requests cost cents online). The reference runs are the validate kind's cached
+ * Like `describe`: one node per program, in the engine's `llm` pool, cached per (model, system
+ * message, params, program hash) by the action key. `mode: online` (default) sends one request per
+ * program and journals it per node; `mode: batch` hands it to the target's batch (tasks/lib/
+ * llm-batch.ts: the engine's `gather` collects the requests of every program of the target that
+ * needs input, one Batch API batch carries them, its id is journaled at once and a restarted build
+ * resumes it). Either way an interrupted run never pays twice; `--dry-run` prints the request and
+ * its cost bound (the Batch price in batch mode). The reference runs are the validate kind's cached
  * artifacts: with the same toolchain parameters and limits, validate reuses them.
  */
 import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, type LlmRequest } from '../src/llm/index.js';
+import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
 import type { Json } from '../src/llm/json.js';
 import { sandboxIdentity } from '../src/sandbox/index.js';
 import {
   InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
 } from '../src/task-api.js';
 import { chatCost } from './lib/chat-prices.js';
+import { batchedChat, batchFailure, batchRequest } from './lib/llm-batch.js';
 import {
-  clientFor, costRange, fmtInt, journalFor, needCapability, promptTokens, providerConfig, providerSchema, scrub,
+  clientFor, costRange, DEFAULT_POLL_MS, fmtInt, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub,
   type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
 import { toolchainIdentity } from './lib/toolchain.js';
@@ -47,7 +50,8 @@ interface InputsParams extends CompileParams {
   count?: number;
   max_tokens?: number;
   temperature?: number;
-  mode?: 'online';
+  mode?: 'online' | 'batch';
+  pollMs?: number;
   provider?: ProviderParams;
   timeoutMs?: number;
   memoryMB?: number;
@@ -115,6 +119,35 @@ function isInfrastructure(err: unknown): boolean {
   return err instanceof OpenAI.APIConnectionError && !(err instanceof OpenAI.APIConnectionTimeoutError);
 }
 
+/** One chat completion, journaled in the node's persistent folder (a re-run after a crash does not pay again). */
+async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<typeof request>): Promise<{ completion: ChatCompletion } | TaskResult> {
+  const client = clientFor(cfg);
+  const journal = await journalFor(ctx, cfg);
+  const key = itemKey(DEFAULT_ENDPOINT, req);
+  const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
+  if (cached?.ok && Array.isArray(cached.body?.choices)) {
+    ctx.log('answer taken from the journal (no request sent)');
+    return { completion: cached.body! };
+  }
+  let completion: ChatCompletion;
+  try {
+    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
+    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
+    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    const message = redactFor(client, err instanceof Error ? err.message : String(err));
+    if (isInfrastructure(err)) throw new InfraError(message);
+    return { status: 'rejected', reason: 'llm-error', message };
+  }
+  try {
+    await journal.put(key, { ok: true, body: completion as unknown as Json });
+  } catch (err) {
+    throw scrub(err);
+  }
+  return { completion };
+}
+
 const hasHumanCases = (files: Record<string, unknown>) => !!files.stdin || Object.keys(files).some((n) => n.startsWith('cases/'));
 
 function pick(o: JsonObject, names: string[]): JsonObject {
@@ -140,7 +173,11 @@ export const inputsKind: MapKind = {
       count: { type: 'integer', minimum: 1, maximum: 20, description: 'How many cases to ask for (default 3).' },
       max_tokens: { type: 'integer', minimum: 1, description: 'Completion token limit (default 1000).' },
       temperature: { type: 'number', minimum: 0, maximum: 2 },
-      mode: { enum: ['online'], description: 'Only online (one request per program that needs input).' },
+      mode: {
+        enum: ['online', 'batch'],
+        description: 'online (default): one chat request per program that needs input, in the llm pool; batch: the requests of all the target\'s programs that need input go as one Batch API batch (half the price, up to 24 h; resumed after a crash).',
+      },
+      pollMs: { ...pollMsSchema, description: 'mode batch: milliseconds between status polls of the batch (default 30000).' },
       provider: providerSchema,
       ...pick(validateKind.paramsSchema.properties as JsonObject, ['timeoutMs', 'memoryMB', 'nondeterminism']),
       ...toolchainParamsSchema,
@@ -159,7 +196,8 @@ export const inputsKind: MapKind = {
     const from = input.inputs.from;
     if (from && hasHumanCases(from.files)) return [`${id}: has human test cases; nothing to send`];
     if (!from?.files.src) return [`${id}: no source file; would be rejected`];
-    needCapability(providerConfig(p.provider), 'chat');
+    const batch = p.mode === 'batch';
+    needCapability(providerConfig(p.provider), batch ? 'batch' : 'chat');
     let pt: number;
     try {
       pt = promptTokens(request(p, (await ctx.read(from.files.src)).toString('utf8')).body.messages);
@@ -167,7 +205,8 @@ export const inputsKind: MapKind = {
       pt = promptTokens(request(p, '').body.messages) + Math.ceil(from.files.src.size / 3.5);
     }
     const max = p.max_tokens ?? 1000;
-    return [`${id}: 1 request if the program waits for input (known once it has run), ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(max)} completion tokens, ${costRange(p.model, pt, max, false)}; dry run: nothing sent`];
+    const what = batch ? `1 line of the target's batch` : '1 request';
+    return [`${id}: ${what} if the program waits for input (known once it has run), ~${fmtInt(pt)} prompt tokens, at most ${fmtInt(max)} completion tokens, ${costRange(p.model, pt, max, batch)}; dry run: nothing sent`];
   },
 
   async run(input: MapInput, ctx: RunContext): Promise<TaskResult> {
@@ -189,35 +228,24 @@ export const inputsKind: MapKind = {
     }
 
     const cfg = providerConfig(p.provider);
-    needCapability(cfg, 'chat');
+    const batch = p.mode === 'batch';
+    needCapability(cfg, batch ? 'batch' : 'chat');
     const req = request(p, src);
-    const client = clientFor(cfg);
-    const journal = await journalFor(ctx, cfg);
-    const key = itemKey(DEFAULT_ENDPOINT, req);
-    let completion: ChatCompletion | undefined;
-    const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
-    if (cached?.ok && Array.isArray(cached.body?.choices)) {
-      completion = cached.body;
-      ctx.log('answer taken from the journal (no request sent)');
+    let completion: ChatCompletion;
+    if (batch) {
+      const answer = await batchedChat(ctx, cfg, batchRequest('inputs', req.body as unknown as JsonObject), p.pollMs ?? DEFAULT_POLL_MS);
+      if (!answer.ok) return batchFailure(answer);
+      completion = answer.body;
+      ctx.log(`answered in the target's batch (${answer.batches.join(', ') || 'from its journal'})`);
     } else {
-      try {
-        completion = await client.chat.completions.create({ ...req.body, stream: false }, { signal: ctx.signal });
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        const message = redactFor(client, err instanceof Error ? err.message : String(err));
-        if (isInfrastructure(err)) throw new InfraError(message);
-        return { status: 'rejected', reason: 'llm-error', message };
-      }
-      try {
-        await journal.put(key, { ok: true, body: completion as unknown as Json });
-      } catch (err) {
-        throw scrub(err);
-      }
+      const online = await askOnline(ctx, cfg, req);
+      if ('status' in online) return online;
+      completion = online.completion;
     }
     const usage = completion.usage;
-    const cost = chatCost(p.model, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, false);
+    const cost = chatCost(p.model, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, batch);
     const spent: JsonObject = {
-      model: p.model, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0,
+      model: p.model, ...(batch ? { mode: 'batch' } : {}), promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0,
       ...(cost !== null ? { costUsd: Math.round(cost * 1e6) / 1e6 } : {}),
     };
     const proposed = parseCases(completion.choices[0]?.message?.content ?? '', p.count ?? 3);

@@ -127,6 +127,34 @@ describe('runBatch', () => {
     expect([...results.values()].every((r) => r.ok)).toBe(true);
   });
 
+  it('a fixed plan key resumes by request, not by set: a changed set sends only its new requests, and answers not asked for are kept', async () => {
+    const journal = new MemoryJournal();
+    const [a, b, c, d] = chatRequests(4);
+    const ac = new AbortController();
+    const planKey = 'llm/batch-group/test';
+    await expect(runBatch(clientFor(server), [a!, b!, c!], {
+      journal, pollMs: 5, planKey, signal: ac.signal,
+      onProgress: (e) => {
+        if (e.type === 'created') ac.abort(new Error('interrupted'));
+      },
+    })).rejects.toThrow('interrupted');
+    const first = [...server.batches.keys()][0]!;
+
+    // c is no longer asked for, d is new: the open batch is resumed for a and b, only d is uploaded.
+    const events: BatchProgress[] = [];
+    const second = await runBatch(clientFor(server), [a!, b!, d!], { journal, pollMs: 5, planKey, onProgress: (e) => events.push(e) });
+    expect(server.count('POST /v1/batches')).toBe(2);
+    expect(uploadedIds(server)).toEqual([['r-0', 'r-1', 'r-2'], ['r-3']]);
+    expect(events).toContainEqual({ type: 'resumed', batchId: first, requests: 3 });
+    expect([...second.values()].every((r) => r.ok)).toBe(true);
+
+    // c was answered in the first batch: asking for it now sends nothing.
+    const before = server.requests.length;
+    const third = await runBatch(clientFor(server), [c!], { journal, pollMs: 5, planKey });
+    expect(server.requests.length).toBe(before);
+    expect(contentOf(third.get('r-2')!)).toContain('prompt r-2 ');
+  });
+
   it('expired with partial results: the next run re-submits only the missing custom_ids', async () => {
     const journal = new MemoryJournal();
     const reqs = chatRequests(5);

@@ -276,11 +276,59 @@ targets:
     await expectNoKey(dir, [r, again]);
   });
 
-  it('rejects mode: batch at load time with the allowed value', async () => {
-    const dir = await project({ 'pipeline.yaml': PIPELINE.replace('provider: { maxRetries: 1 }', 'mode: batch'), 'src/a.cpp': prog(1) });
+  it('mode: batch: one batch for the items without a human prompt, equal programs asked once; a rebuild sends nothing', async () => {
+    const dir = await project({
+      'pipeline.yaml': PIPELINE.replace('provider: { maxRetries: 1 }', 'mode: batch, pollMs: 5'),
+      'src/a.cpp': prog(1), 'src/a.prompt.txt': 'Write a program that prints one.\n',
+      'src/b.cpp': prog(2), 'src/c.cpp': prog(3), 'src/d.cpp': prog(4), 'src/e.cpp': prog(2),
+    });
+    const r = await runCli(dir, ['--json'], env());
+    expect(r.code, r.stderr).toBe(0);
+    // llmConcurrency 1, four items to describe: all of them wait for the one batch.
+    expect(server.count('POST /v1/batches')).toBe(1);
+    expect(server.count('POST /v1/chat/completions')).toBe(0);
+    const upload = server.requests.find((q) => q.route === 'POST /v1/files')!;
+    const lines = (upload.body.content as string).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3); // b and e are the same program: one line
+    expect(lines.every((l) => l.body.model === 'gpt-4o-mini' && l.body.max_tokens === 300)).toBe(true);
+    const out = await readTree(path.join(dir, 'build/prompts'));
+    expect(out['a.prompt.txt']).toBe('Write a program that prints one.\n');
+    expect(out['b.prompt.txt']).toBe('Write an Assembler program that prints the number 2.\n');
+    expect(out['e.prompt.txt']).toBe(out['b.prompt.txt']);
+    expect(out['d.prompt.txt']).toBe('Write an Assembler program that prints the number 4.\n');
+    const meta = r.events.find((e) => e.type === 'node-done' && e.id === 'prompts/c')!.meta;
+    expect(meta).toMatchObject({ origin: 'model', mode: 'batch' });
+
+    const before = server.requests.length;
+    const again = await runCli(dir, ['--json'], env());
+    expect(again.code).toBe(0);
+    expect(server.requests.length).toBe(before);
+    await expectNoKey(dir, [r, again]);
+  });
+
+  it('online requests are shaped for the model: a reasoning model gets max_completion_tokens and no temperature', async () => {
+    const dir = await project({
+      'pipeline.yaml': PIPELINE.replace('model: gpt-4o-mini, provider: { maxRetries: 1 }', 'model: gpt-5-mini, temperature: 0.5, provider: { maxRetries: 1 }'),
+      'src/b.cpp': prog(2),
+    });
+    const r = await runCli(dir, ['--json'], env());
+    expect(r.code, r.stderr).toBe(0);
+    const chats = server.requests.filter((q) => q.route === 'POST /v1/chat/completions');
+    expect(chats).toHaveLength(1);
+    expect(chats[0]!.body).toMatchObject({ model: 'gpt-5-mini', max_completion_tokens: 300 });
+    expect(chats[0]!.body).not.toHaveProperty('max_tokens');
+    expect(chats[0]!.body).not.toHaveProperty('temperature');
+    expect(await fsp.readFile(path.join(dir, 'build/prompts/b.prompt.txt'), 'utf8')).toBe('Write an Assembler program that prints the number 2.\n');
+  });
+
+  it('mode: batch with a provider that has no Batch API fails before sending', async () => {
+    const dir = await project({
+      'pipeline.yaml': PIPELINE.replace('provider: { maxRetries: 1 }', `mode: batch, provider: { type: compatible, baseURL: "${server.baseURL}" }`),
+      'src/a.cpp': prog(1),
+    });
     const r = await runCli(dir, [], env());
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/mode.*expected one of "online", got "batch"/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/provider 'compatible' has no Batch API: set mode: online/);
     expect(server.requests).toHaveLength(0);
   });
 });

@@ -14,15 +14,14 @@ import { directDeps } from '../pipeline/model.js';
 import { CorruptEntryError, type ActionCache, type ActionRecord, type BlobStore, type NodeState, type OutStat, type Store } from '../store/index.js';
 import { shardOwns, type Shard } from './shard.js';
 import type {
-  ArtifactOutput, FileRef, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult,
+  ArtifactOutput, FileRef, GatherContext, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult,
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
 import { explainChange, type InputOrigin } from './explain.js';
 import { envFingerprint, itemFingerprint, keyOf, readsFile, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
 import { outputsIntact, removeStale, writeOutput } from './materialize.js';
-import pLimit, { type LimitFunction } from 'p-limit';
-import { Pools, Scheduler } from './scheduler.js';
+import { Gate, holding, Pools, Scheduler } from './scheduler.js';
 
 export interface BuildOptions {
   targets?: string[];
@@ -107,7 +106,15 @@ export class Build {
   /** A pass found corrupt inputs and invalidated them: running again rebuilds them. */
   retryNeeded = false;
   private readonly flags: RunFlags;
-  private readonly admit: LimitFunction;
+  private readonly admit: Gate;
+  /** The slots (admission, pool) each running node holds, by node id: `gather` gives them back while it waits. */
+  private readonly held = new Map<string, Gate[]>();
+  /** Per map target: its nodes that have not settled yet (done, failed or skipped), by node id. */
+  private readonly openOf = new Map<string, Set<string>>();
+  private readonly openByTarget = new Map<string, Set<string>>();
+  /** Rounds of `gather` not flushed yet: target -> group -> waiting nodes. */
+  private readonly gathers = new Map<string, Map<string, GatherRound>>();
+  private waitingInGather = 0;
   private readonly concurrency: { cpu: number; llm: number };
   private readonly blobs: BlobStore;
   private readonly actions: ActionCache;
@@ -121,11 +128,11 @@ export class Build {
     this.blobs = opts.blobs ?? store.blobs;
     this.actions = opts.actions ?? store.actions;
     this.emit = opts.onEvent ?? (() => {});
-    this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing });
+    this.scheduler = new Scheduler({ keepGoing: !!opts.keepGoing, onSettled: (id) => this.settled(id) });
     this.concurrency = { cpu: opts.jobs ?? pipeline.settings.jobs, llm: pipeline.settings.llmConcurrency };
     // Nodes past their dependencies but not finished hold keys, records and closures: bound how
     // many exist at once, so a 10,000-item build does not keep 10,000 of them waiting for a CPU slot.
-    this.admit = pLimit(Math.max(64, 16 * (this.concurrency.cpu + this.concurrency.llm)));
+    this.admit = new Gate(Math.max(64, 16 * (this.concurrency.cpu + this.concurrency.llm)));
     this.pools = new Pools(this.concurrency);
     this.flags = opts.flags ?? { yes: false };
     this.summary = {
@@ -160,6 +167,7 @@ export class Build {
     const onAbort = () => {
       this.interrupted = true;
       this.scheduler.stop();
+      this.dropGathers();
     };
     this.opts.signal?.addEventListener('abort', onAbort);
     if (this.opts.signal?.aborted) onAbort();
@@ -357,20 +365,27 @@ export class Build {
   private addMapNodes(t: TargetRun, pairs: MapPair[]): void {
     const def = t.def;
     this.assignItems(t, pairs.map((x) => x.item));
-    const ids: string[] = [];
     const shard = this.opts.shard;
     const owned = shard ? pairs.filter((x) => shardOwns(shard, def, x.item.base)) : pairs;
-    for (const { item, upstream, joined } of owned) {
+    const ids = owned.map(({ item }) => `${def.name}/${item.key}`);
+    // Known before any of them runs: `gather` waits for the open ones.
+    const open = new Set(ids);
+    for (const id of ids) this.openOf.set(id, open);
+    this.openByTarget.set(def.name, open);
+    owned.forEach(({ item, upstream, joined }, i) => {
       const deps = [this.nodeIdOf(def.from[0], upstream)];
       for (const [name, j] of Object.entries(joined)) if (j) deps.push(this.nodeIdOf(def.with[name], j));
-      const id = `${def.name}/${item.key}`;
-      ids.push(id);
+      const id = ids[i]!;
       this.scheduler.add({
         id,
         deps,
-        run: () => this.admit(() => this.runMapItem(t, item, upstream, joined)),
+        run: () => {
+          const held: Gate[] = [];
+          this.held.set(id, held);
+          return holding(this.admit, held, () => this.runMapItem(t, item, upstream, joined)).finally(() => this.held.delete(id));
+        },
       });
-    }
+    });
     this.announceItems(def, owned.length, false);
     // The collection-complete node: removes outputs of items that no longer exist, and sums the
     // target up for the next build once its inputs are summed up too.
@@ -654,7 +669,7 @@ export class Build {
         started = Date.now();
         this.emit({ type: 'node-start', ...ref });
         return this.execute(def, nodeKey, params, identity, exec);
-      });
+      }, this.held.get(ref.id));
     } catch (err) {
       if (err instanceof CorruptEntryError) await this.invalidateProducers(err, producers, ref.id);
       throw err;
@@ -723,6 +738,7 @@ export class Build {
       concurrency: this.concurrency,
       progress: (line) => this.emit({ type: 'progress', id: def.mode === 'map' ? `${def.name}/${nodeKey}` : def.name, line }),
       artifact: (name, keyRec, build) => this.artifact(name, keyRec, build),
+      gather: (group, value, flush) => this.gather(def.name, def.mode === 'map' ? `${def.name}/${nodeKey}` : def.name, group, value, flush),
     };
     try {
       const result = await exec(ctx);
@@ -764,6 +780,112 @@ export class Build {
     }
     this.retryNeeded = true;
     this.emit({ type: 'warning', message: `${id}: ${err.message}` });
+  }
+
+  // ---------------------------------------------------------------- gather (RunContext.gather)
+
+  /**
+   * One node's part of a gathering: it gives its slots back, waits until its round is flushed (see
+   * `checkGathers`), and takes its slots again before it goes on with its result.
+   */
+  private async gather<T, R>(
+    target: string, id: string, group: string, value: T,
+    flush: (values: T[], ctx: GatherContext) => Promise<R[]>,
+  ): Promise<R> {
+    if (this.interrupted) throw new Interrupted();
+    const held = this.held.get(id) ?? [];
+    const given = held.splice(0);
+    for (const g of given) g.release();
+    try {
+      return await new Promise<R>((resolve, reject) => {
+        let groups = this.gathers.get(target);
+        if (!groups) this.gathers.set(target, (groups = new Map()));
+        let round = groups.get(group);
+        if (!round) groups.set(group, (round = { flush: flush as GatherRound['flush'], entries: [] }));
+        round.entries.push({ value, resolve: resolve as (v: unknown) => void, reject });
+        this.waitingInGather++;
+        this.checkGathers();
+      });
+    } finally {
+      // In the order they were first taken (admission, then pool), like every other node.
+      for (const g of given) {
+        await g.acquire();
+        held.push(g);
+      }
+    }
+  }
+
+  /** A node settled: it no longer holds up its target's gathering. */
+  private settled(id: string): void {
+    const open = this.openOf.get(id);
+    if (!open) return;
+    open.delete(id);
+    this.openOf.delete(id);
+    this.checkGathers();
+  }
+
+  /**
+   * Flushes a target's rounds once every open node of the target waits in them, or every node of
+   * the whole build that is running waits in a gather (nothing else could make progress: e.g. a
+   * dependency that never appears). Decided from counts only, so the same build gathers the same way.
+   */
+  private checkGathers(): void {
+    if (!this.gathers.size) return;
+    const stalled = this.waitingInGather >= this.scheduler.runningCount;
+    for (const [target, groups] of [...this.gathers]) {
+      let waiting = 0;
+      for (const r of groups.values()) waiting += r.entries.length;
+      const open = this.openByTarget.get(target)?.size ?? 0;
+      if (stalled || waiting >= open) this.flushTarget(target, groups);
+    }
+  }
+
+  private flushTarget(target: string, groups: Map<string, GatherRound>): void {
+    this.gathers.delete(target);
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    const onAbort = () => ac.abort();
+    if (this.opts.signal?.aborted) ac.abort();
+    else this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const ctx: GatherContext = {
+      target,
+      persistentDir: async () => {
+        // '@' is escaped in item folders (encodeURIComponent), so this never is one.
+        const d = path.join(this.store.dir, 'resume', encodeURIComponent(target), '@gather');
+        await fsp.mkdir(d, { recursive: true });
+        return d;
+      },
+      progress: (line) => this.emit({ type: 'progress', id: target, line }),
+      signal: ac.signal,
+      flags: this.flags,
+    };
+    const flushes = [...groups.values()].map((round) => {
+      this.waitingInGather -= round.entries.length;
+      return (async () => {
+        try {
+          if (this.interrupted) throw new Interrupted();
+          const out = await round.flush(round.entries.map((e) => e.value), ctx);
+          if (!Array.isArray(out) || out.length !== round.entries.length) {
+            throw new Error(`${target}: a gather flush returned ${Array.isArray(out) ? out.length : 'no'} results for ${round.entries.length} values`);
+          }
+          round.entries.forEach((e, i) => e.resolve(out[i]));
+        } catch (err) {
+          for (const e of round.entries) e.reject(err);
+        }
+      })();
+    });
+    void Promise.all(flushes).then(() => this.opts.signal?.removeEventListener('abort', onAbort));
+  }
+
+  /** Interrupted: rounds not flushed yet are dropped (nothing of them is sent). */
+  private dropGathers(): void {
+    for (const groups of this.gathers.values()) {
+      for (const r of groups.values()) {
+        this.waitingInGather -= r.entries.length;
+        for (const e of r.entries) e.reject(new Interrupted());
+      }
+    }
+    this.gathers.clear();
   }
 
   /** A cached helper artifact (a precompiled header, ...): built once per key record. */
@@ -1044,6 +1166,11 @@ export class Build {
 }
 
 const EMPTY: JsonObject = {};
+
+interface GatherRound {
+  flush: (values: unknown[], ctx: GatherContext) => Promise<unknown[]>;
+  entries: { value: unknown; resolve: (v: unknown) => void; reject: (err: unknown) => void }[];
+}
 
 /**
  * `input asm was rejected: compile-error`, then the first rejection's own message (the compiler's

@@ -7,7 +7,6 @@
  *     │                     └──throw──▶ failed ──▶ dependents skipped
  *     └──dep failed/skipped, or build stopping──▶ skipped
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 
 export interface SchedNode {
   id: string;
@@ -19,6 +18,8 @@ export interface SchedNode {
 export interface SchedulerOptions {
   /** Go on with everything that does not depend on a failure (`-k`). */
   keepGoing: boolean;
+  /** Called once per node when it is done, failed or skipped (after its dependents were released). */
+  onSettled?: (id: string) => void;
 }
 
 export interface SchedulerResult {
@@ -75,6 +76,11 @@ export class Scheduler {
     return this.status.has(id);
   }
 
+  /** Nodes whose `run` has been called and has not settled yet (waiting for a slot counts). */
+  get runningCount(): number {
+    return this.running;
+  }
+
   /** Stop starting new nodes (interrupt); running ones finish. */
   stop(): void {
     this.stopping = true;
@@ -116,6 +122,7 @@ export class Scheduler {
     this.nodes.delete(id);
     this.result.done++;
     this.release(id);
+    this.opts.onSettled?.(id);
     this.maybeFinish();
   }
 
@@ -140,6 +147,7 @@ export class Scheduler {
     this.result.failed.push({ id, error: err });
     if (!this.opts.keepGoing) this.stopping = true;
     for (const dep of this.dependents.get(id) ?? []) this.skip(dep);
+    this.opts.onSettled?.(id);
     this.maybeFinish();
   }
 
@@ -152,6 +160,7 @@ export class Scheduler {
   private markSkipped(id: string): void {
     this.status.set(id, 'skipped');
     this.result.skipped.push(id);
+    this.opts.onSettled?.(id);
   }
 
   private maybeFinish(): void {
@@ -169,33 +178,71 @@ export class Scheduler {
   }
 }
 
-/** Separate concurrency limits for CPU-bound and network-bound work, so the two overlap. */
-export class Pools {
-  private readonly limits = new Map<string, LimitFunction>();
-  private readonly active = new Map<string, number>();
-  /** Highest concurrency seen per pool (tests and benchmarks read it). */
-  readonly peak = new Map<string, number>();
+/**
+ * A counting semaphore. Unlike a plain limiter, a holder may give its slot back while it waits on
+ * other nodes and take one again afterwards (the engine's `gather`, see build.ts), so nodes that
+ * wait for a shared batch do not keep the nodes they wait for from running.
+ */
+export class Gate {
+  private active = 0;
+  /** Highest number of holders seen at once. */
+  peak = 0;
+  private readonly queue: (() => void)[] = [];
 
-  constructor(sizes: Record<string, number>) {
-    for (const [name, n] of Object.entries(sizes)) {
-      this.limits.set(name, pLimit(Math.max(1, n)));
-      this.active.set(name, 0);
-      this.peak.set(name, 0);
+  constructor(readonly size: number) {}
+
+  acquire(): Promise<void> {
+    if (this.active < this.size) {
+      this.take();
+      return Promise.resolve();
     }
+    return new Promise((resolve) => this.queue.push(() => {
+      this.take();
+      resolve();
+    }));
   }
 
-  run<T>(pool: string, fn: () => Promise<T>): Promise<T> {
-    const limit = this.limits.get(pool);
-    if (!limit) return fn();
-    return limit(async () => {
-      const a = this.active.get(pool)! + 1;
-      this.active.set(pool, a);
-      if (a > this.peak.get(pool)!) this.peak.set(pool, a);
-      try {
-        return await fn();
-      } finally {
-        this.active.set(pool, this.active.get(pool)! - 1);
-      }
-    });
+  release(): void {
+    this.active--;
+    this.queue.shift()?.();
+  }
+
+  private take(): void {
+    this.active++;
+    if (this.active > this.peak) this.peak = this.active;
+  }
+}
+
+/** Runs `fn` holding a slot of `gate`; `held` (a node's list of slots) names it meanwhile. */
+export async function holding<T>(gate: Gate, held: Gate[] | undefined, fn: () => Promise<T>): Promise<T> {
+  await gate.acquire();
+  held?.push(gate);
+  try {
+    return await fn();
+  } finally {
+    const i = held ? held.indexOf(gate) : -1;
+    if (i >= 0) held!.splice(i, 1);
+    gate.release();
+  }
+}
+
+/** Separate concurrency limits for CPU-bound and network-bound work, so the two overlap. */
+export class Pools {
+  private readonly gates = new Map<string, Gate>();
+
+  constructor(sizes: Record<string, number>) {
+    for (const [name, n] of Object.entries(sizes)) this.gates.set(name, new Gate(Math.max(1, n)));
+  }
+
+  /** Highest concurrency seen per pool (tests and benchmarks read it). */
+  get peak(): Map<string, number> {
+    return new Map([...this.gates].map(([name, g]) => [name, g.peak]));
+  }
+
+  /** Runs `fn` in `pool`; `held` is the node's list of slots (see `holding`). */
+  run<T>(pool: string, fn: () => Promise<T>, held?: Gate[]): Promise<T> {
+    const gate = this.gates.get(pool);
+    if (!gate) return fn();
+    return holding(gate, held, fn);
   }
 }

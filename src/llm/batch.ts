@@ -5,6 +5,9 @@
  *   llm/item/<itemHash>       the successful result of one request; never sent again once present
  *   llm/batch-set/<setHash>   the plan of a request set: every batch created for it, with its
  *                             custom_ids, input file and whether its results were collected
+ *   (opts.planKey)            the same plan under a key the caller chooses, for request sets that
+ *                             vary between runs (the items of a target that need an answer): its
+ *                             batches also name each line's item key
  * itemHash = sha256(canonical {endpoint, custom_id, body}); setHash = sha256(canonical {endpoint,
  * items: sorted itemHashes}) over the whole request list given to `runBatch`. A batch is recorded in
  * the plan right after `batches.create` returns, before any polling, so a re-run after a crash or
@@ -58,6 +61,13 @@ export interface BatchOptions {
   metadata?: Record<string, string>;
   /** Reshape each body for its model (`shapeChatBody`; default true). false: the bodies are already shaped. */
   shape?: boolean;
+  /**
+   * A fixed journal key for the plan instead of one derived from the whole request set. Requests are
+   * then matched to recorded batches by their item key: a call resumes every open batch that holds
+   * one of its requests, whatever else it asks this time (nothing is sent twice when the set
+   * changes between runs), and collecting a batch journals every answer in it, asked for now or not.
+   */
+  planKey?: string;
 }
 
 export const BATCH_MAX_REQUESTS = 50_000;
@@ -72,6 +82,8 @@ interface PlannedBatch {
   custom_ids: string[];
   done: boolean;
   status?: string;
+  /** With a fixed plan key: custom_id -> item key of each line. */
+  items?: Record<string, string>;
 }
 
 interface Plan {
@@ -240,23 +252,33 @@ async function runBatchInner(
   onProgress?.({ type: 'cached', count: results.size, total: requests.length });
   if (results.size === requests.length) return orderResults(requests, results);
 
-  const planKey = setKey(endpoint, [...keys.values()]);
+  const fixed = opts.planKey !== undefined;
+  const planKey = opts.planKey ?? setKey(endpoint, [...keys.values()]);
   const plan = asPlan(await journal.get(planKey));
+  // A fixed plan outlives its batches: the collected ones are history.
+  if (fixed) plan.batches = plan.batches.filter((b) => !b.done);
   const savePlan = () => journal.put(planKey, plan as unknown as Json);
 
   // Requests in open (not yet collected) batches are resumed, never re-sent.
+  const asked = new Set(requests.filter((r) => !results.has(r.custom_id)).map((r) => keys.get(r.custom_id)!));
   const covered = new Set<string>();
-  for (const b of plan.batches) if (!b.done) for (const id of b.custom_ids) covered.add(id);
-  const pending = requests.filter((r) => !results.has(r.custom_id) && !covered.has(r.custom_id));
+  const relevant = (b: PlannedBatch) => !fixed || Object.values(b.items ?? {}).some((k) => asked.has(k));
+  for (const b of plan.batches) {
+    if (b.done) continue;
+    if (!fixed) for (const id of b.custom_ids) covered.add(id);
+    else for (const k of Object.values(b.items ?? {})) covered.add(k);
+  }
+  const pending = requests.filter((r) => !results.has(r.custom_id) && !covered.has(fixed ? keys.get(r.custom_id)! : r.custom_id));
 
-  const metadata = { ...(opts.metadata ?? {}), asmgraph_set: planKey.slice('llm/batch-set/'.length, 'llm/batch-set/'.length + 32) };
+  const tag = fixed ? hashJson(planKey) : planKey.slice('llm/batch-set/'.length);
+  const metadata = { ...(opts.metadata ?? {}), asmgraph_set: tag.slice(0, 32) };
 
   for (const b of plan.batches) {
-    if (!b.done && b.batch_id) onProgress?.({ type: 'resumed', batchId: b.batch_id, requests: b.custom_ids.length });
+    if (!b.done && b.batch_id && relevant(b)) onProgress?.({ type: 'resumed', batchId: b.batch_id, requests: b.custom_ids.length });
   }
   // Open batches whose file was uploaded but whose creation did not happen (crash in between).
   for (const b of plan.batches) {
-    if (!b.done && !b.batch_id) await createRecorded(b);
+    if (!b.done && !b.batch_id && relevant(b)) await createRecorded(b);
   }
   for (const chunk of splitIntoBatches(pending, {
     endpoint,
@@ -271,6 +293,7 @@ async function runBatchInner(
     );
     onProgress?.({ type: 'uploaded', fileId: file.id, requests: chunk.requests.length, bytes });
     const entry: PlannedBatch = { input_file_id: file.id, batch_id: null, custom_ids: chunk.requests.map((r) => r.custom_id), done: false };
+    if (fixed) entry.items = Object.fromEntries(chunk.requests.map((r) => [r.custom_id, keys.get(r.custom_id)!]));
     plan.batches.push(entry);
     await savePlan();
     await createRecorded(entry);
@@ -288,7 +311,7 @@ async function runBatchInner(
     onProgress?.({ type: 'created', batchId: batch.id, requests: entry.custom_ids.length });
   }
 
-  const open = plan.batches.filter((b) => !b.done && b.batch_id);
+  const open = plan.batches.filter((b) => !b.done && b.batch_id && relevant(b));
 
   // Poll every open batch until all are terminal and collected.
   let remaining = open;
@@ -328,9 +351,15 @@ async function runBatchInner(
     let failed = 0;
     const puts: Promise<void>[] = [];
     for (const id of b.custom_ids) {
-      const req = byId.get(id);
-      if (!req) continue;
       const r = parsed.get(id);
+      // With a fixed plan, the same custom_id may now stand for another request (another body).
+      const req = fixed && keys.get(id) !== b.items?.[id] ? undefined : byId.get(id);
+      if (!req) {
+        // Paid for, not asked for this time: kept for when it is.
+        const k = b.items?.[id];
+        if (k && r?.ok) puts.push(journal.put(k, { ok: true, body: r.body as unknown as Json }));
+        continue;
+      }
       if (r?.ok) {
         ok++;
         results.set(id, r);

@@ -5,6 +5,7 @@
  * Key scheme (all keys are prefixed `llm/`):
  *   llm/item/<sha256(canonical {endpoint, custom_id, body})>   -> successful result of one request
  *   llm/batch-set/<sha256(canonical {endpoint, items: sorted item hashes})> -> batch plan of a request set
+ *   llm/batch-group/<hash of the server>   -> batch plan of a target's batch (describe, inputs: runBatch's planKey)
  *   llm/finetune/<sha256(canonical {train, valid, model, suffix, hyperparameters, seed})>/<attempt> -> job record
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';

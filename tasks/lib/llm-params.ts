@@ -14,7 +14,7 @@ import type OpenAI from 'openai';
 import { encodeO200k as encode } from './tokens.js';
 import {
   createClient, FileJournal, ProviderConfigError, redact, requireCapability,
-  type Capability, type ProviderConfig, type ProviderKind,
+  type BatchProgress, type Capability, type ProviderConfig, type ProviderKind,
 } from '../../src/llm/index.js';
 import { hashJson } from '../../src/llm/json.js';
 import { InfraError, type JsonObject, type RunContext } from '../../src/task-api.js';
@@ -152,4 +152,34 @@ export function taskSignal(parent: AbortSignal): AbortSignal {
   if (parent.aborted) ac.abort(parent.reason);
   else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
   return ac.signal;
+}
+
+/** Progress lines of a batch (uploaded, created, resumed, status changes, finished). */
+export function batchProgress(say: (line: string) => void): (e: BatchProgress) => void {
+  const last = new Map<string, string>();
+  return (e) => {
+    switch (e.type) {
+      case 'cached':
+        if (e.count) say(`${e.count}/${e.total} requests already answered (journal)`);
+        break;
+      case 'uploaded':
+        say(`uploaded ${e.requests} requests (${fmtInt(e.bytes)} bytes) as ${e.fileId}`);
+        break;
+      case 'created':
+        say(`batch ${e.batchId} created (${e.requests} requests)`);
+        break;
+      case 'resumed':
+        say(`resuming batch ${e.batchId} (${e.requests} requests)`);
+        break;
+      case 'status': {
+        const line = `batch ${e.batchId}: ${e.status} (${e.counts.completed}/${e.counts.total} done${e.counts.failed ? `, ${e.counts.failed} failed` : ''})`;
+        if (last.get(e.batchId) !== line) say(line);
+        last.set(e.batchId, line);
+        break;
+      }
+      case 'finished':
+        say(`batch ${e.batchId} ${e.status}: ${e.ok} ok, ${e.failed} failed`);
+        break;
+    }
+  };
 }
