@@ -58,10 +58,13 @@ describe('the bundled corpus, x86-64 (the default pipeline)', () => {
     expect(report.examples.total).toBe(programs.length - timed.length);
     expect(report.variants['O0-clean']).toBeGreaterThan(programs.length / 2);
     // The default pipeline cuts the dataset for a model that can still be fine-tuned after OpenAI's wind-down.
-    expect(report).toMatchObject({ model: 'Qwen/Qwen3-8B', limitPerExample: 32_768, limitPerAnswer: null });
+    // Answers capped at 16,384 tokens (maxAnswerTokens): a longer -O0 answer takes -Os.
+    expect(report).toMatchObject({ model: 'Qwen/Qwen3-8B', limitPerExample: 32_768, limitPerAnswer: 16_384 });
     expect(report.tokenizer).toMatchObject({ name: 'qwen2' });
+    expect(report.variants['Os-clean']).toBeGreaterThanOrEqual(1);
     for (const e of report.perExample) {
       expect(e.tokens).toBeLessThanOrEqual(32_768);
+      expect(e.assistantTokens).toBeLessThanOrEqual(16_384);
       expect(['O0-clean', 'Os-clean']).toContain(e.variant);
       expect(e.variantReason).toMatch(/^first in the policy/);
     }

@@ -23,6 +23,8 @@ targets:
   asm-Os: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: Os, unlessFits: gpt-4o-mini-2024-07-18 } }
   cleaned-Os: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: Os, clean: true, unlessFits: gpt-4o-mini-2024-07-18 } }
   validated-Os: { kind: validate, from: cleaned-Os, with: { raw: asm-Os, source: programs }, params: { opt: Os } }
+  gate-qwen: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: O1, unlessFits: { model: Qwen/Qwen3-8B } } }
+  gate-capped: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: O1, unlessFits: { model: Qwen/Qwen3-8B, maxAnswerTokens: 200 } } }
   dataset:
     kind: dataset
     from: [validated, validated-Os]
@@ -81,7 +83,7 @@ beforeAll(async () => {
     ...(await toolchainFiles()),
   });
   await fsp.chmod(dir, 0o755);
-  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'nothing-offered', 'qwen', 'llama'], {}, 600_000);
+  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'nothing-offered', 'qwen', 'llama', 'gate-qwen', 'gate-capped'], {}, 600_000);
 }, 620_000);
 afterAll(async () => {
   if (dir) await fsp.rm(dir, { recursive: true, force: true });
@@ -111,6 +113,16 @@ describe('variants and the dataset policy', () => {
     for (const id of ['asm-Os/small', 'cleaned-Os/small']) expect(done.get(id)).toMatchObject({ status: 'rejected', outcome: 'executed' });
     expect(done.get('validated-Os/small')).toMatchObject({ status: 'rejected', outcome: 'propagated' });
     for (const id of ['asm-Os/inventory', 'cleaned-Os/inventory', 'validated-Os/inventory']) expect(done.get(id)).toMatchObject({ status: 'ok', outcome: 'executed' });
+  });
+
+  it("the gate takes the dataset's overrides of the model's limits", () => {
+    const done = new Map(first.events.filter((e) => e.type === 'node-done').map((e) => [String(e.id), e]));
+    // Qwen3-8B has no output limit: the small program's -O0 answer fits its context, so no fallback.
+    expect(done.get('gate-qwen/small')).toMatchObject({ status: 'rejected', reason: 'not-needed', outcome: 'executed' });
+    expect(String(done.get('gate-qwen/small')!.message)).toMatch(/^O0-clean fits Qwen\/Qwen3-8B \(answer ≈ \d+ tokens\)$/);
+    // With answers capped at 200 tokens it does not fit, and the fallback is built.
+    expect(done.get('gate-capped/small')).toMatchObject({ status: 'ok', outcome: 'executed' });
+    expect(done.get('gate-capped/inventory')).toMatchObject({ status: 'ok', outcome: 'executed' });
   });
 
   it('without a fallback the long answer is excluded as answer-too-long, or kept and flagged when the policy says so', async () => {
