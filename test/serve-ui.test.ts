@@ -125,6 +125,21 @@ describe('asmgraph serve: the bundled corpus in Chromium', () => {
     await shot(page, 'ui-program.png', shots);
   }, WAIT);
 
+  it("shows a program's test cases: each file of its inputs folder, with its stdin", async () => {
+    await page.goto(`${served.url}#/p/stdin_stack_menu`);
+    await page.waitForFunction(() => document.querySelector('#program-name')?.textContent === 'stdin_stack_menu', undefined, { timeout: WAIT });
+    await page.waitForFunction(() => document.body.textContent!.includes('Test cases'), undefined, { timeout: WAIT });
+    const body = (await page.textContent('body'))!;
+    for (const c of await fsp.readdir(path.join(REPO, 'sources', 'stdin_stack_menu.inputs'))) {
+      expect(body).toContain(c);
+      const stdin = (await fsp.readFile(path.join(REPO, 'sources', 'stdin_stack_menu.inputs', c), 'utf8')).trim();
+      expect(body.replace(/\s+/g, ' ')).toContain(stdin.replace(/\s+/g, ' '));
+    }
+    // Back where the next case expects the page to be.
+    await page.goto(`${served.url}#/p/bubble_sort`);
+    await page.waitForFunction(() => document.querySelector('#program-name')?.textContent === 'bubble_sort', undefined, { timeout: WAIT });
+  }, WAIT);
+
   it('excluding a program from the page writes curation.yaml and removes it from train.jsonl after the rebuild', async () => {
     const prompt = (await fsp.readFile(path.join(root, 'sources', 'bubble_sort.prompt.txt'), 'utf8')).trim();
     const data = async () => (await fsp.readFile(path.join(root, 'build', 'train.jsonl'), 'utf8')) + (await fsp.readFile(path.join(root, 'build', 'valid.jsonl'), 'utf8'));
