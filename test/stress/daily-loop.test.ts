@@ -25,7 +25,8 @@ targets:
       outputs: { out: .txt }
       onError: reject
   upper: { kind: command, from: checked, params: { run: 'tr a-z A-Z < "$IN" > "$OUT"', outputs: { out: .txt } } }
-  joined: { kind: command, from: upper, params: { per: all, run: 'cat "$IN_DIR"/*/out > "$OUT"', outputs: { all: all.txt } } }
+  # nullglob: when every text is rejected the collection is empty, and all.txt is empty too.
+  joined: { kind: command, from: upper, params: { per: all, run: 'shopt -s nullglob; cat /dev/null "$IN_DIR"/*/out > "$OUT"', outputs: { all: all.txt } } }
 `;
 
 const dirs: string[] = [];
@@ -123,7 +124,8 @@ describe('daily loop (stress)', () => {
       log.push(args.join(' '));
       const res = await runCli(dir, args);
       const where = `step ${step} (seed ${SEED}): ${log.slice(-12).join(' | ')}`;
-      expect(res.code, `${where}\n${res.stderr}`).toBe(0);
+      const done = res.events.find((e) => e.type === 'build-done');
+      expect(res.code, `${where}\n${res.stderr}${JSON.stringify(done?.summary?.failed ?? [])}`).toBe(0);
       expect((res.stderr + res.stdout).split("\n").filter((l) => /corrupt/.test(l)), where).toEqual([]);
       if (args[0] === '--json') {
         builds++;
