@@ -333,6 +333,44 @@ targets:
     }
   }, 60_000);
 
+  it('a connection the server resets is tried again: no warning, everything restored', async () => {
+    await emptyServer();
+    const a = await project();
+    expect((await build(a)).code).toBe(0);
+    // In front of nginx: the first connection is reset (RST) as soon as a request arrives on it,
+    // as a server does to a keep-alive socket it closed while the client reused it.
+    const upstream = new URL(server.url);
+    let connections = 0;
+    let resets = 0;
+    const proxy = net.createServer((client) => {
+      client.on('error', () => {});
+      if (++connections === 1) {
+        client.once('data', () => {
+          resets++;
+          client.resetAndDestroy();
+        });
+        return;
+      }
+      const up = net.connect(Number(upstream.port), upstream.hostname);
+      up.on('error', () => client.destroy());
+      client.pipe(up);
+      up.pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const b = await project();
+      const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}${upstream.pathname.replace(/\/$/, '')}`;
+      const r = await build(b, [], TOKEN, url);
+      expect(r.code, r.stderr).toBe(0);
+      expect(resets).toBe(1);
+      expect(warnings(r)).toEqual([]);
+      expect(summaryOf(r)).toMatchObject({ ok: true, executed: 0 });
+      expect(await fsp.readFile(path.join(b, 'build/upper/a.txt'), 'utf8')).toBe('GOOD\n');
+    } finally {
+      proxy.close();
+    }
+  }, 60_000);
+
   it('the server killed mid-build: the build finishes locally with one warning', async () => {
     const own = await startNginx(TOKEN);
     try {

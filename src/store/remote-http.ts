@@ -4,7 +4,8 @@
  * probed with HEAD, written with PUT. It checks nothing of what the server returns: that is the
  * layer above (layered.ts), which verifies every byte before use.
  *
- * Failure policy: a 404 is a miss. A timeout, a 5xx, a refused connection, a refused credential
+ * Failure policy: a 404 is a miss. A reset connection or a 429/502/503/504 is tried up to three
+ * times. Then a timeout, a 5xx, a refused connection, a refused credential
  * (401/403) or any other unexpected answer marks the remote unavailable for the rest of the run
  * and reports it once (`onUnavailable`); from then on every call is a miss or a no-op, so the
  * build goes on locally. The bearer token is sent in a header and appears in nothing else.
@@ -50,7 +51,7 @@ export class HttpCache {
   unavailable: string | undefined;
   /** Set once the server refused an upload (a read-only token): reads go on, uploads stop. */
   uploadsRefused: string | undefined;
-  readonly stats = { get: 0, head: 0, put: 0, bytesDown: 0, bytesUp: 0 };
+  readonly stats = { get: 0, head: 0, put: 0, bytesDown: 0, bytesUp: 0, retries: 0 };
   private readonly timeoutMs: number;
 
   constructor(readonly base: string, private readonly opts: RemoteOptions = {}) {
@@ -137,10 +138,30 @@ export class HttpCache {
     const headers: Record<string, string> = {};
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (body) headers['content-type'] = 'application/octet-stream';
-    try {
-      return await fetch(`${this.base}/${rel}`, { method, headers, body: body as BodyInit | undefined, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
-    } catch (err) {
-      return this.fail(`${method} /${rel.split('/')[0]}: ${describe(err, this.timeoutMs)}`);
+    // Every request of the protocol is idempotent (a PUT stores bytes under their own hash or key),
+    // so a transient failure is tried again before the remote is given up: a connection the server
+    // reset (seen once in a 2,000-program gather run against nginx)
+    // or a 502/503/504/429. A refused connection or a timeout is not retried.
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= RETRY_DELAYS_MS.length;
+      let res: Response;
+      try {
+        res = await fetch(`${this.base}/${rel}`, { method, headers, body: body as BodyInit | undefined, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      } catch (err) {
+        if (!last && transient(err)) {
+          this.stats.retries++;
+          await delay(RETRY_DELAYS_MS[attempt]!);
+          continue;
+        }
+        return this.fail(`${method} /${rel.split('/')[0]}: ${describe(err, this.timeoutMs)}`);
+      }
+      if (!last && RETRY_STATUS.has(res.status)) {
+        await res.arrayBuffer().catch(() => undefined);
+        this.stats.retries++;
+        await delay(RETRY_DELAYS_MS[attempt]!);
+        continue;
+      }
+      return res;
     }
   }
 
@@ -156,6 +177,20 @@ export class HttpCache {
 function authHint(status: number, token: string | undefined): string {
   if (status !== 401 && status !== 403) return '';
   return token ? ': the server refused the token in ASMGRAPH_REMOTE_TOKEN' : ': the server wants a token; set ASMGRAPH_REMOTE_TOKEN';
+}
+
+/** Waits before the next try of a request (three tries in all). */
+const RETRY_DELAYS_MS = [50, 250];
+const RETRY_STATUS = new Set([429, 502, 503, 504]);
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A failure worth one more try: the connection broke, not refused and not silent. */
+function transient(err: unknown): boolean {
+  const e = err as { name?: string; cause?: { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return false;
+  const code = e?.cause?.code;
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED';
 }
 
 /** A fetch failure in words (the cause's code: ECONNREFUSED, a timeout, ...). */
