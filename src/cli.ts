@@ -12,7 +12,7 @@ import { clean } from './commands/clean.js';
 import { renderGraph, type GraphFormat } from './commands/graph.js';
 import { computeStatusReport, formatStatus, formatStatusVerbose } from './commands/status.js';
 import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './display.js';
-import { errorMessage } from './engine/build.js';
+import { errorMessage } from './errors.js';
 import { parseShard } from './engine/shard.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { checkTargets, openPipeline } from './project.js';

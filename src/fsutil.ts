@@ -3,15 +3,23 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-let tmpRoot: string | undefined;
-
-/** Where temp files live before they are renamed into place (same filesystem as the project). */
-export function setTempRoot(dir: string): void {
-  tmpRoot = dir;
+/**
+ * Where a writer's temp files live before they are renamed into place: the store's `tmp/` once
+ * it is open (a killed run's leftovers are cleared there, never left in `build/`), else beside
+ * the file. Owned by the store and handed to its parts; `dir` is set when the store opens.
+ */
+export interface TempPlace {
+  dir?: string;
 }
 
-export function tempName(dir: string): string {
-  return path.join(tmpRoot ?? dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+export interface WriteOptions {
+  mode?: number;
+  /** Stage the temp file here (same filesystem as the file); default: beside the file. */
+  tmpDir?: string;
+}
+
+export function tempName(dir: string, tmpDir?: string): string {
+  return path.join(tmpDir ?? dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
 /** Folders this process has made (or found): writes into them skip the mkdir. */
@@ -31,10 +39,10 @@ function isMissing(err: unknown): boolean {
  * Writes `data` to `file` atomically: a reader sees the old content or the new, never a part.
  * Folders are made once per process; one removed since (a pruned output folder) is made again.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
   const dir = path.dirname(file);
-  let tmp = tempName(dir);
-  const opts = mode === undefined ? undefined : { mode };
+  let tmp = tempName(dir, options.tmpDir);
+  const opts = options.mode === undefined ? undefined : { mode: options.mode };
   await ensureDir(path.dirname(tmp));
   try {
     await fsp.writeFile(tmp, data, opts);

@@ -1,6 +1,5 @@
 /** Hashing and canonical JSON: the building blocks of every key. */
 import { createHash } from 'node:crypto';
-import type { Json } from './task-api.js';
 
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -24,6 +23,7 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-export function hashJson(value: Json | Record<string, unknown>): string {
+/** sha256 of the canonical JSON: equal values, equal hashes. */
+export function hashJson(value: unknown): string {
   return sha256(canonicalJson(value));
 }

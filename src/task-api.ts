@@ -80,8 +80,11 @@ export interface RunContext {
   identity: JsonObject;
   /** Reads a blob from the store. */
   read(ref: FileRef): Promise<Buffer>;
-  /** Absolute path of a blob in the store. Read-only: never write to it. */
-  blobPath(ref: FileRef): string;
+  /**
+   * A local file holding the blob, made on demand by whatever store holds it (the local store's
+   * own file, a file written from memory or a remote cache). Read-only: never write to it.
+   */
+  localPath(ref: FileRef): Promise<string>;
   /** A fresh empty directory, removed by the engine when the task finishes. */
   tmpdir(): Promise<string>;
   /** Appends a line to the node's captured log (kept in the action cache). */

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { runBuild } from './commands/build.js';
 import { formatMs } from './display.js';
-import { errorMessage } from './engine/build.js';
+import { errorMessage } from './errors.js';
 import type { EngineEvent } from './engine/events.js';
 import { type Diagnostic, formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import type { Pipeline } from './pipeline/model.js';

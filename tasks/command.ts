@@ -62,11 +62,11 @@ export const commandKind: MapKind = {
       env.ITEM = input.item.key;
       for (const [inputName, view] of Object.entries(input.inputs)) {
         for (const [name, ref] of Object.entries(view.files)) {
-          const p = ctx.blobPath(ref);
+          const p = await ctx.localPath(ref);
           env[inputName === 'from' ? `IN_${envName(name)}` : `IN_${envName(inputName)}_${envName(name)}`] = p;
         }
       }
-      if (names.length) env.IN = ctx.blobPath(from.files[names[0]]);
+      if (names.length) env.IN = await ctx.localPath(from.files[names[0]]);
       void dir;
     });
   },
@@ -87,7 +87,7 @@ const commandAllKind: ReduceKind = {
           if (v.status !== 'ok') continue;
           const d = path.join(inDir, Object.keys(input.inputs).length > 1 ? inputName : '', v.key);
           await fsp.mkdir(d, { recursive: true });
-          for (const [name, ref] of Object.entries(v.files)) await fsp.symlink(ctx.blobPath(ref), path.join(d, name));
+          for (const [name, ref] of Object.entries(v.files)) await fsp.symlink(await ctx.localPath(ref), path.join(d, name));
         }
       }
       env.IN_DIR = inDir;

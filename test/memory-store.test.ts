@@ -20,12 +20,12 @@ afterAll(async () => {
   for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
 });
 
-async function buildOnce(dir: string, blobs: MemoryBlobStore, actions: MemoryActionCache): Promise<{ events: EngineEvent[]; ok: boolean }> {
+async function buildOnce(dir: string, blobs: MemoryBlobStore, actions: MemoryActionCache, dryRun = false): Promise<{ events: EngineEvent[]; ok: boolean }> {
   const p = await openPipeline(path.join(dir, 'pipeline.yaml'));
   const store = storeOf(p);
-  await store.open();
+  await store.open({ clearTemp: !dryRun });
   const events: EngineEvent[] = [];
-  const summary = await new Build(p, store, { blobs, actions, onEvent: (e) => events.push(e) }).run();
+  const summary = await new Build(p, store, { blobs, actions, dryRun, onEvent: (e) => events.push(e) }).run();
   return { events, ok: summary.ok };
 }
 
@@ -73,6 +73,29 @@ describe('the engine against the memory store', () => {
     const third = await buildOnce(dir, blobs, actions);
     expect(byOutcome(third.events).executed).toEqual(['upper/a']);
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('GOOD\n');
+    await blobs.close();
+  }, 60_000);
+
+  it('the dry-run runner decides the same way and writes nothing: no blob, no record, no output, no state', async () => {
+    const dir = await makeProject({ 'pipeline.yaml': REJECTING, 'src/a.txt': 'good\n', 'src/b.txt': 'bad\n' });
+    dirs.push(dir);
+    const blobs = new MemoryBlobStore(path.join(dir, 'cache', 'tmp', 'memory-files'));
+    const actions = new MemoryActionCache();
+    expect((await buildOnce(dir, blobs, actions)).ok).toBe(true);
+    await fsp.writeFile(path.join(dir, 'src/a.txt'), 'better\n');
+    const snapshot = async () => ({
+      blobs: [...blobs.blobs.keys()].sort(), records: [...actions.records.keys()].sort(),
+      build: await listTree(path.join(dir, 'build')), state: await listTree(path.join(dir, 'cache', 'state', 'targets')),
+      upper: await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8'),
+    });
+    const before = await snapshot();
+    const dry = await buildOnce(dir, blobs, actions, true);
+    expect(byOutcome(dry.events)).toEqual({ 'would-run': ['checked/a', 'joined', 'upper/a'], 'up-to-date': ['checked/b'], propagated: ['upper/b'] });
+    expect(await snapshot()).toEqual(before);
+    // The real build then does what the dry run said.
+    const real = await buildOnce(dir, blobs, actions);
+    expect(byOutcome(real.events)).toEqual({ executed: ['checked/a', 'joined', 'upper/a'], 'up-to-date': ['checked/b'], propagated: ['upper/b'] });
+    expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('BETTER\n');
     await blobs.close();
   }, 60_000);
 });

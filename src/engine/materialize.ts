@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { removeAndPrune, writeFileAtomic } from '../fsutil.js';
 import type { OutStat } from '../store/index.js';
 
-export async function writeOutput(root: string, rel: string, data: Uint8Array | string): Promise<OutStat> {
+export async function writeOutput(root: string, rel: string, data: Uint8Array | string, tmpDir?: string): Promise<OutStat> {
   const abs = path.join(root, rel);
-  await writeFileAtomic(abs, data);
+  await writeFileAtomic(abs, data, { tmpDir });
   const st = await fsp.stat(abs);
   return [st.size, st.mtimeMs, st.ino];
 }

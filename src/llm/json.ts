@@ -1,15 +1,11 @@
-/** Small helpers shared by the LLM modules: canonical JSON, hashing, abortable sleep. */
+/** What the LLM modules share: an abortable sleep, and the project's hashing and error text under one import. */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Json } from '../task-api.js';
 
 export type { Json };
 
-export { canonicalJson, sha256 } from '../hash.js';
-import { canonicalJson, sha256 } from '../hash.js';
-
-export function hashJson(value: unknown): string {
-  return sha256(canonicalJson(value));
-}
+export { canonicalJson, hashJson, sha256 } from '../hash.js';
+export { errorMessage } from '../errors.js';
 
 /** Sleeps `ms`, rejecting with the signal's reason when it aborts. */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -18,9 +14,4 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw signal.reason ?? err;
     throw err;
   });
-}
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

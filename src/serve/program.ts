@@ -13,7 +13,7 @@
 import { existsSync, lstatSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { diffLines } from 'diff';
-import { fileStemOf } from '../engine/build.js';
+import { fileStemOf } from '../engine/items.js';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import type { SourceKind } from '../task-api.js';
 import { sha256 } from '../hash.js';

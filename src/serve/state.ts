@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EngineEvent } from '../engine/events.js';
-import { fileStemOf } from '../engine/build.js';
+import { fileStemOf } from '../engine/items.js';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 
 type NodeDone = Extract<EngineEvent, { type: 'node-done' }>;

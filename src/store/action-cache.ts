@@ -6,7 +6,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, sha256 } from '../hash.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFileAtomic, type TempPlace } from '../fsutil.js';
 import type { FileRef, JsonObject } from '../task-api.js';
 import { listFiles } from './cas.js';
 import type { ActionCache } from './interfaces.js';
@@ -35,7 +35,7 @@ export interface ActionRecord {
 }
 
 export class LocalActionCache implements ActionCache {
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly temp: TempPlace = {}) {}
 
   pathOf(key: string): string {
     return path.join(this.dir, key.slice(0, 2), `${key}.json`);
@@ -67,7 +67,7 @@ export class LocalActionCache implements ActionCache {
   }
 
   async put(rec: ActionRecord): Promise<void> {
-    await writeFileAtomic(this.pathOf(rec.key), encodeRecord(rec));
+    await writeFileAtomic(this.pathOf(rec.key), encodeRecord(rec), { tmpDir: this.temp.dir });
   }
 
   async touch(key: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../hash.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFileAtomic, type TempPlace } from '../fsutil.js';
 import type { FileRef } from '../task-api.js';
 import type { BlobStore } from './interfaces.js';
 
@@ -20,7 +20,7 @@ export class CorruptEntryError extends Error {
 const SYNC_READ_MAX = 1 << 20;
 
 export class LocalBlobStore implements BlobStore {
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly temp: TempPlace = {}) {}
 
   pathOf(hash: string): string {
     return path.join(this.dir, hash.slice(0, 2), hash);
@@ -36,7 +36,7 @@ export class LocalBlobStore implements BlobStore {
       const have = bytes.length <= SYNC_READ_MAX ? readFileSync(file) : await fsp.readFile(file);
       if (Buffer.compare(have, bytes) === 0) return { hash, size: bytes.length };
     }
-    await writeFileAtomic(file, bytes, 0o444);
+    await writeFileAtomic(file, bytes, { mode: 0o444, tmpDir: this.temp.dir });
     return { hash, size: bytes.length };
   }
 

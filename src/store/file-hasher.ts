@@ -9,7 +9,7 @@
  */
 import { promises as fsp, statSync, type Stats } from 'node:fs';
 import { sha256 } from '../hash.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFileAtomic, type TempPlace } from '../fsutil.js';
 
 /** Coarse filesystem clocks tick every few ms; some filesystems keep 1-2 s. */
 export const RACY_MS = 2000;
@@ -28,7 +28,7 @@ export class FileHasher {
   /** How many files were read and hashed (vs answered from the stat fast path). */
   hashed = 0;
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly temp: TempPlace = {}) {}
 
   async load(): Promise<void> {
     try {
@@ -91,7 +91,7 @@ export class FileHasher {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)), { tmpDir: this.temp.dir });
     this.dirty = false;
   }
 }

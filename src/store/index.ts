@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { setTempRoot } from '../fsutil.js';
+import type { TempPlace } from '../fsutil.js';
 import { LocalActionCache } from './action-cache.js';
 import { LocalBlobStore } from './cas.js';
 import { FileHasher } from './file-hasher.js';
@@ -19,12 +19,14 @@ export class Store {
   readonly states: TargetStateStore;
   readonly hasher: FileHasher;
   readonly tmpDir: string;
+  /** Where every write of this store and of the outputs it materializes is staged (set by `open`). */
+  readonly temp: TempPlace = {};
 
   constructor(readonly dir: string) {
-    this.blobs = new LocalBlobStore(path.join(dir, 'cas'));
-    this.actions = new LocalActionCache(path.join(dir, 'ac'));
-    this.states = new TargetStateStore(path.join(dir, 'state', 'targets'));
-    this.hasher = new FileHasher(path.join(dir, 'state', 'files.json'));
+    this.blobs = new LocalBlobStore(path.join(dir, 'cas'), this.temp);
+    this.actions = new LocalActionCache(path.join(dir, 'ac'), this.temp);
+    this.states = new TargetStateStore(path.join(dir, 'state', 'targets'), this.temp);
+    this.hasher = new FileHasher(path.join(dir, 'state', 'files.json'), this.temp);
     this.tmpDir = path.join(dir, 'tmp');
   }
 
@@ -32,7 +34,7 @@ export class Store {
   async open(opts: { clearTemp: boolean } = { clearTemp: true }): Promise<void> {
     if (opts.clearTemp) await fsp.rm(this.tmpDir, { recursive: true, force: true, maxRetries: 5 });
     await fsp.mkdir(this.tmpDir, { recursive: true });
-    setTempRoot(this.tmpDir);
+    this.temp.dir = this.tmpDir;
     await this.hasher.load();
   }
 

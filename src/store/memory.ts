@@ -47,7 +47,7 @@ export class MemoryBlobStore implements BlobStore {
     const known = this.files.get(ref.hash);
     if (known && statSync(known, { throwIfNoEntry: false })?.size === ref.size) return known;
     const file = path.join(this.fileDir, ref.hash);
-    await writeFileAtomic(file, await this.read(ref), 0o444);
+    await writeFileAtomic(file, await this.read(ref), { mode: 0o444 });
     this.files.set(ref.hash, file);
     return file;
   }

@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFileAtomic, type TempPlace } from '../fsutil.js';
 import type { FileRef, JsonObject } from '../task-api.js';
 
 /** Materialized file: project-relative path → [size, mtimeMs, ino]. */
@@ -43,7 +43,7 @@ export class TargetStateStore {
   private cache = new Map<string, TargetState>();
   private dirty = new Set<string>();
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly temp: TempPlace = {}) {}
 
   private fileOf(target: string): string {
     return path.join(this.dir, `${encodeURIComponent(target)}.json`);
@@ -86,7 +86,7 @@ export class TargetStateStore {
   async save(): Promise<void> {
     for (const target of this.dirty) {
       const st = this.cache.get(target);
-      if (st) await writeFileAtomic(this.fileOf(target), JSON.stringify(st));
+      if (st) await writeFileAtomic(this.fileOf(target), JSON.stringify(st), { tmpDir: this.temp.dir });
     }
     this.dirty.clear();
   }
