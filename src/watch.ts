@@ -20,6 +20,7 @@ import { formatMs } from './display.js';
 import { errorMessage } from './engine/build.js';
 import type { EngineEvent } from './engine/events.js';
 import { type Diagnostic, formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
+import type { KindSource } from './pipeline/load.js';
 import type { Pipeline } from './pipeline/model.js';
 import type { RunFlags } from './task-api.js';
 import { checkTargets, openPipeline } from './project.js';
@@ -76,6 +77,7 @@ class WatchSession {
   private live = '';
 
   constructor(
+    private readonly kinds: KindSource,
     private readonly file: string | undefined,
     private readonly targets: string[],
     private readonly o: WatchOptions,
@@ -125,7 +127,7 @@ class WatchSession {
   // ------------------------------------------------------------------ lifecycle
 
   async run(): Promise<number> {
-    this.pipeline = await openPipeline(this.file);
+    this.pipeline = await openPipeline(this.kinds, this.file);
     checkTargets(this.pipeline, this.targets);
     this.spec = deriveSpec(this.pipeline, this.targets);
     const onSignal = () => this.stop();
@@ -232,7 +234,7 @@ class WatchSession {
   private async reload(): Promise<boolean> {
     let p: Pipeline;
     try {
-      p = await openPipeline(this.pipeline.file);
+      p = await openPipeline(this.kinds, this.pipeline.file);
       checkTargets(p, this.targets);
     } catch (err) {
       if (err instanceof PipelineError) this.pipelineError(err.diagnostics);
@@ -344,6 +346,7 @@ class WatchSession {
   }
 }
 
-export async function watch(file: string | undefined, targets: string[], o: WatchOptions): Promise<number> {
-  return new WatchSession(file, targets, o).run();
+/** `kinds`: where the pipeline's kinds come from (the command line hands over tasks/registry.ts). */
+export async function watch(kinds: KindSource, file: string | undefined, targets: string[], o: WatchOptions): Promise<number> {
+  return new WatchSession(kinds, file, targets, o).run();
 }

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../pipeline/diagnostics.js';
+import type { KindSource } from '../pipeline/load.js';
 import type { RunFlags } from '../task-api.js';
 import { watch } from '../watch.js';
 import { isLoopback, UiServer } from './server.js';
@@ -20,7 +21,7 @@ export interface ServeCliOptions {
   flags?: RunFlags;
 }
 
-export async function serve(file: string | undefined, targets: string[], o: ServeCliOptions): Promise<number> {
+export async function serve(kinds: KindSource, file: string | undefined, targets: string[], o: ServeCliOptions): Promise<number> {
   let token = o.token;
   if (!isLoopback(o.host)) {
     token ??= randomBytes(18).toString('base64url');
@@ -48,7 +49,7 @@ export async function serve(file: string | undefined, targets: string[], o: Serv
     if (o.json) process.stdout.write(`${JSON.stringify({ type: 'serve-ready', port: server!.port })}\n`);
   };
   try {
-    return await watch(file, targets, {
+    return await watch(kinds, file, targets, {
       jobs: o.jobs, json: o.json, quiet: o.quiet, flags: o.flags,
       onEvent: (e) => state.apply(e),
       onPipeline: (p) => {
