@@ -17,7 +17,7 @@ import { parseShard } from './engine/shard.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
 import { checkTargets, openPipeline as openWith } from './project.js';
 // The one hand-over from the kinds to the engine: nothing else under src/ imports from tasks/.
-import { allKinds, builtinKinds as kinds } from '../tasks/registry.js';
+import { allKinds, asmAnnotator, builtinKinds as kinds } from '../tasks/registry.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
@@ -60,7 +60,7 @@ async function startServe(g: GlobalOpts, targets: string[], o: UiOpts & { jobs?:
   const { serve } = await import('./serve/index.js');
   return serve(kinds, g.file, targets, {
     host: o.host ?? '127.0.0.1', port: o.port ?? 8020, token: o.token ?? process.env.ASMGRAPH_SERVE_TOKEN,
-    jobs: o.jobs, quiet: !!g.quiet, json: !!g.json, flags: { yes: !!o.yes, maxCost: o.maxCost },
+    jobs: o.jobs, quiet: !!g.quiet, json: !!g.json, flags: { yes: !!o.yes, maxCost: o.maxCost }, annotator: asmAnnotator,
   });
 }
 

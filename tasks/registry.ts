@@ -8,6 +8,7 @@
  * Adding a kind: its file here, one line below, and `asmgraph schema > schema/pipeline.schema.json`.
  */
 import type { KindRegistry, KindSource } from '../src/pipeline/load.js';
+import type { AsmAnnotator } from '../src/serve/program.js';
 import type { TaskKind } from '../src/task-api.js';
 import { filesKind } from './files.js';
 
@@ -54,3 +55,24 @@ export const builtinKinds = {
 export function allKinds(): Promise<Registry> {
   return builtinKinds.load(KIND_NAMES);
 }
+
+/**
+ * For `asmgraph serve`'s line map: a compile target's compiler and flags, again with
+ * -fverbose-asm. Its modules are imported on first use, like a kind's.
+ */
+export const asmAnnotator: AsmAnnotator = {
+  async prepare({ projectRoot, params }) {
+    const { compileFlags, toolchainFor } = await import('./compile.js');
+    const { compileToAsm } = await import('./lib/gxx.js');
+    const tc = await toolchainFor({ projectRoot, params });
+    const flags = [...compileFlags(tc, params), '-fverbose-asm'];
+    return {
+      id: JSON.stringify([tc.cxx, tc.flags, flags]),
+      commandLine: `${tc.cxx} -S ${[...tc.flags, ...flags].join(' ')}`,
+      async compile(source, dir) {
+        const r = await compileToAsm({ tc, source, flags, dir });
+        return r.ok ? { ok: true, asm: r.asm } : { ok: false, stderr: r.stderr };
+      },
+    };
+  },
+};

@@ -7,6 +7,7 @@ import { UsageError } from '../pipeline/diagnostics.js';
 import type { KindSource } from '../pipeline/load.js';
 import type { RunFlags } from '../task-api.js';
 import { watch } from '../watch.js';
+import type { AsmAnnotator } from './program.js';
 import { isLoopback, UiServer } from './server.js';
 import { ProjectState } from './state.js';
 
@@ -19,6 +20,8 @@ export interface ServeCliOptions {
   quiet: boolean;
   json: boolean;
   flags?: RunFlags;
+  /** For the line map: compiles a program again with -fverbose-asm (tasks/registry.ts). */
+  annotator?: AsmAnnotator;
 }
 
 export async function serve(kinds: KindSource, file: string | undefined, targets: string[], o: ServeCliOptions): Promise<number> {
@@ -29,7 +32,7 @@ export async function serve(kinds: KindSource, file: string | undefined, targets
   }
   let server: UiServer | undefined;
   const state = new ProjectState(() => server?.schedule(), targets);
-  server = new UiServer(state, { host: o.host, port: o.port, token });
+  server = new UiServer(state, { host: o.host, port: o.port, token, annotator: o.annotator });
   let url: string;
   try {
     url = await server.listen();
