@@ -20,6 +20,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
+import { builtinKinds } from '../tasks/registry.js';
 import { openPipeline } from '../src/project.js';
 import { UiServer } from '../src/serve/server.js';
 import { ProjectState } from '../src/serve/state.js';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
       await fsp.writeFile(path.join(root, 'sources', `${p.name}.cpp`), p.source);
       await fsp.writeFile(path.join(root, 'sources', `${p.name}.prompt.txt`), `Write a program like ${p.name}.\n`);
     }
-    const pipeline = await openPipeline(path.join(root, 'pipeline.yaml'));
+    const pipeline = await openPipeline(builtinKinds, path.join(root, 'pipeline.yaml'));
     let server: UiServer | undefined;
     const state = new ProjectState(() => server?.schedule());
     server = new UiServer(state, { host: '127.0.0.1', port: 0 });

@@ -2,11 +2,10 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { allKinds, kindsFor } from './kinds.js';
-import { readFile } from 'node:fs/promises';
-import { loadPipeline } from './pipeline/load.js';
+import { projectFolders } from './folders.js';
+import { type KindSource, loadPipeline } from './pipeline/load.js';
 import type { Pipeline } from './pipeline/model.js';
-import { PipelineError, UsageError } from './pipeline/diagnostics.js';
+import { UsageError } from './pipeline/diagnostics.js';
 import { didYouMean } from './pipeline/suggest.js';
 import { Store } from './store/index.js';
 
@@ -27,22 +26,16 @@ export function findPipelineFile(explicit?: string): string {
 /** The CLI's commands, for "did you mean" when a target name looks like one. */
 export const COMMANDS = ['build', 'graph', 'status', 'show', 'why', 'clean', 'cache', 'schema'];
 
-/** Loads the pipeline; `remember` lets a real build cache the check of its text (see loadPipeline). */
-export async function openPipeline(file?: string, opts: { remember?: boolean } = {}): Promise<Pipeline> {
-  const f = findPipelineFile(file);
-  const text = await readFile(f, 'utf8').catch(() => '');
-  try {
-    return await loadPipeline(f, await kindsFor(text), os.availableParallelism(), { remember: !!opts.remember });
-  } catch (err) {
-    // kindsFor reads kind names off the text with a pattern; YAML it does not foresee (a block
-    // scalar, an alias) must still find the kind, so an unknown kind is checked against all.
-    if (!(err instanceof PipelineError) || !err.diagnostics.some((d) => d.message.startsWith('unknown task kind'))) throw err;
-    return loadPipeline(f, await allKinds(), os.availableParallelism(), { remember: !!opts.remember });
-  }
+/**
+ * Loads the pipeline with the kinds `kinds` offers (the command line hands over tasks/registry.ts);
+ * `remember` lets a real build cache the check of its text (see loadPipeline).
+ */
+export async function openPipeline(kinds: KindSource, file?: string, opts: { remember?: boolean } = {}): Promise<Pipeline> {
+  return loadPipeline(findPipelineFile(file), kinds, os.availableParallelism(), { remember: !!opts.remember });
 }
 
 export function storeOf(p: Pipeline): Store {
-  return new Store(path.join(p.root, 'cache'));
+  return new Store(projectFolders(p.root).cache);
 }
 
 export function checkTargets(p: Pipeline, names: string[]): void {

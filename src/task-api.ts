@@ -275,8 +275,13 @@ export interface ScannedItem {
 
 export interface ScanResult {
   items: ScannedItem[];
-  /** Project-relative paths and globs that the scan depends on (watch mode watches them). */
+  /**
+   * Project-relative paths and globs (picomatch) of the files the scan reads, or would read were
+   * they there; a folder stands for everything in it. Watch mode watches exactly these.
+   */
   watch: string[];
+  /** Paths and globs left out of `watch` (and everything in a folder they match). */
+  watchIgnore?: string[];
   warnings: string[];
 }
 

@@ -2,7 +2,7 @@
  * Watch mode (`asmgraph --watch [targets]`): build once, then keep the targets built while their
  * inputs change. One incremental build (a "cycle") per burst of changes:
  *
- *   chokidar event → filter (spec.ts: the same glob semantics as the `files` kind)
+ *   chokidar event → filter (spec.ts: what each source target's last scan said it reads)
  *     → ChangeQueue (30 ms quiet window, 400 ms max wait) → cycle → runBuild → one printed block
  *
  * A change arriving during a cycle stays queued and makes the next cycle; after each cycle the
@@ -20,12 +20,13 @@ import { formatMs } from './display.js';
 import { errorMessage } from './errors.js';
 import type { EngineEvent } from './engine/events.js';
 import { type Diagnostic, formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
+import type { KindSource } from './pipeline/load.js';
 import type { Pipeline } from './pipeline/model.js';
 import type { RunFlags } from './task-api.js';
 import { checkTargets, openPipeline } from './project.js';
 import { ChangeQueue } from './watch/queue.js';
 import { CycleLog, formatCycle } from './watch/report.js';
-import { deriveSpec, type WatchSpec } from './watch/spec.js';
+import { deriveSpec, sameSource, type SourceWatch, type WatchSpec } from './watch/spec.js';
 
 export interface WatchOptions {
   jobs?: number;
@@ -64,6 +65,8 @@ const toPosix = (s: string) => s.split(path.sep).join('/');
 class WatchSession {
   private pipeline!: Pipeline;
   private spec!: WatchSpec;
+  /** Per source target, what its last scan said it reads (the build's `source-scanned` events). */
+  private readonly scans = new Map<string, SourceWatch>();
   private watcher: FSWatcher | undefined;
   private readonly queue = new ChangeQueue(() => this.kick());
   private running: Promise<void> | undefined;
@@ -76,6 +79,7 @@ class WatchSession {
   private live = '';
 
   constructor(
+    private readonly kinds: KindSource,
     private readonly file: string | undefined,
     private readonly targets: string[],
     private readonly o: WatchOptions,
@@ -125,9 +129,10 @@ class WatchSession {
   // ------------------------------------------------------------------ lifecycle
 
   async run(): Promise<number> {
-    this.pipeline = await openPipeline(this.file);
+    this.pipeline = await openPipeline(this.kinds, this.file);
     checkTargets(this.pipeline, this.targets);
-    this.spec = deriveSpec(this.pipeline, this.targets);
+    // Nothing scanned yet: the whole project is watched until the first build says what it reads.
+    this.spec = deriveSpec(this.pipeline, this.targets, this.scans);
     const onSignal = () => this.stop();
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -232,7 +237,7 @@ class WatchSession {
   private async reload(): Promise<boolean> {
     let p: Pipeline;
     try {
-      p = await openPipeline(this.pipeline.file);
+      p = await openPipeline(this.kinds, this.pipeline.file);
       checkTargets(p, this.targets);
     } catch (err) {
       if (err instanceof PipelineError) this.pipelineError(err.diagnostics);
@@ -242,9 +247,23 @@ class WatchSession {
       }
       return false;
     }
+    // A source target that is new or reads otherwise now is watched broadly until it is scanned.
+    for (const name of [...this.scans.keys()]) {
+      const was = this.pipeline.targets.get(name);
+      const now = p.targets.get(name);
+      if (!was || !now || !sameSource(was, now)) this.scans.delete(name);
+    }
     this.pipeline = p;
     this.o.onPipeline?.(p);
-    const spec = deriveSpec(p, this.targets);
+    const spec = await this.respec();
+    this.json({ type: 'pipeline-reloaded', patterns: spec.patterns });
+    this.warnings([...p.warnings, ...spec.warnings]);
+    return true;
+  }
+
+  /** The spec for the pipeline and the scans known now; a changed one gets its own watcher. */
+  private async respec(): Promise<WatchSpec> {
+    const spec = deriveSpec(this.pipeline, this.targets, this.scans);
     if (spec.key !== this.spec.key || spec.root !== this.spec.root) {
       // The new watcher is ready before the old one closes: no gap where a change could slip by.
       const next = await this.startWatcher(spec);
@@ -252,12 +271,12 @@ class WatchSession {
       this.watcher = next;
       this.spec = spec;
       await old?.close();
+      // Changes the broader watch queued that the new one would not have seen start no cycle.
+      this.queue.retain((rel) => spec.matchFile(rel));
     } else {
       this.spec = spec;
     }
-    this.json({ type: 'pipeline-reloaded', patterns: spec.patterns });
-    this.warnings([...p.warnings, ...spec.warnings]);
-    return true;
+    return spec;
   }
 
   private async cycle(changed: string[], initial: boolean): Promise<void> {
@@ -284,6 +303,7 @@ class WatchSession {
     let error: string | undefined;
     let done = 0;
     const listener = (e: EngineEvent) => {
+      if (e.type === 'source-scanned') this.scans.set(e.target, { watch: e.watch, watchIgnore: e.watchIgnore });
       log.add(e);
       this.o.onEvent?.(e as EngineEvent & Record<string, unknown>);
       if (this.o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -305,6 +325,8 @@ class WatchSession {
       this.abort = undefined;
     }
     const ms = Date.now() - t0;
+    // What the scans said they read may have changed (a first build, a new glob): watch that.
+    if (!this.stopping && this.watcher) await this.respec();
 
     // Did a changed file move on while we built (chokidar may have folded that write into the
     // event we already took)? Then it needs another cycle. Unchanged files whose events arrived
@@ -344,6 +366,7 @@ class WatchSession {
   }
 }
 
-export async function watch(file: string | undefined, targets: string[], o: WatchOptions): Promise<number> {
-  return new WatchSession(file, targets, o).run();
+/** `kinds`: where the pipeline's kinds come from (the command line hands over tasks/registry.ts). */
+export async function watch(kinds: KindSource, file: string | undefined, targets: string[], o: WatchOptions): Promise<number> {
+  return new WatchSession(kinds, file, targets, o).run();
 }

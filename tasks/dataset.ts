@@ -17,7 +17,7 @@ import { estimateTrainingCost } from '../src/llm/cost.js';
 import { systemIdentity, fillSystemTemplate, SYSTEM_TEMPLATE, usesPlaceholders } from './lib/system-message.js';
 import { limitsFor } from '../src/llm/model-limits.js';
 import { chatOverhead, rememberingCounter } from './lib/model-tokens.js';
-import { type Curation, parseCuration } from './lib/curation.js';
+import { type Curation, parseCuration } from '../src/curation.js';
 
 export const SEED_SYSTEM = [
   'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',

@@ -150,6 +150,8 @@ export const filesKind: SourceKind = {
     // glob's folder, or in the folder above it): a corpus without headers costs no reads.
     if (headerRoots.size) {
       const pats = [...headerRoots].flatMap((r) => [r ? `${r}/${HEADER_GLOB}` : HEADER_GLOB, ...(r ? [`${path.posix.dirname(r) === '.' ? '' : `${path.posix.dirname(r)}/`}*.{h,hh,hpp,hxx}`] : [])]);
+      // Watched even while none exists: a header written later changes the programs that include it.
+      watchHeaders.push(...pats);
       const headerFiles = await glob(pats, { cwd: ctx.projectRoot, onlyFiles: true, followSymbolicLinks: true });
       if (headerFiles.length) {
         for (const it of items.values()) {
@@ -162,19 +164,29 @@ export const filesKind: SourceKind = {
           delete it.paths[mainName];
           it.contents = { [mainName]: r.text };
         }
-        watchHeaders.push(...pats);
       }
     }
+    // What watch mode watches: the globs (a folder stands for everything in it, as for tinyglobby),
+    // each item's sidecars and cases beside them, and the headers a program may include.
+    const positives = globs.filter((g) => g && (g[0] !== '!' || g[1] === '('));
+    const beside = [...Object.values(p.sidecars ?? {}), ...(cases.file ? [cases.file] : []), ...(cases.dir ? [`${cases.dir}/*`] : [])];
     const watch = [
-      ...globs,
+      ...positives,
+      ...beside.flatMap((s) => positives.map((g) => s.replace('{stem}', stemGlob(g)))),
       ...watchHeaders,
-      ...Object.values(p.sidecars ?? {}).map((s) => s.replace('{stem}', '**/*')),
-      ...(cases.file ? [cases.file.replace('{stem}', '**/*')] : []),
-      ...(cases.dir ? [`${cases.dir.replace('{stem}', '**/*')}/*`] : []),
     ];
-    return { items: [...items.values()], watch, warnings };
+    const watchIgnore = (p.exclude ?? []).filter((e) => e && (e[0] !== '!' || e[1] === '('));
+    return { items: [...items.values()], watch, ...(watchIgnore.length ? { watchIgnore } : {}), warnings };
   },
 };
+
+/** `src/**\/*.cpp` → `src/**\/*`: the glob of the stems `{stem}` stands for. */
+function stemGlob(glob: string): string {
+  const g = glob.endsWith('/') ? glob.slice(0, -1) : glob;
+  const slash = g.lastIndexOf('/');
+  const last = g.slice(slash + 1).replace(/\.[^./]+$/, '');
+  return g.slice(0, slash + 1) + (last || '*');
+}
 
 /** Where a program's test cases are: a single-case file and a folder of cases (patterns with {stem}). */
 export const DEFAULT_CASES = { file: '{stem}.stdin.txt', dir: '{stem}.inputs' } as const;

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCuration, withExclusion } from '../tasks/lib/curation.js';
+import { parseCuration, withExclusion } from '../src/curation.js';
 import { alignVerbose } from '../src/serve/program.js';
 import { makeProject, REPO, runCli, toolchainFiles } from './support/cli.js';
 

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Build } from '../src/engine/build.js';
 import type { EngineEvent } from '../src/engine/events.js';
+import { builtinKinds } from '../tasks/registry.js';
 import { openPipeline, storeOf } from '../src/project.js';
 import type { MapKind } from '../src/task-api.js';
 import { makeProject } from './support/cli.js';
@@ -59,7 +60,7 @@ function gathering(
 }
 
 async function build(dir: string, kind: MapKind, signal?: AbortSignal): Promise<{ ok: boolean; interrupted: boolean; events: EngineEvent[] }> {
-  const p = await openPipeline(path.join(dir, 'pipeline.yaml'));
+  const p = await openPipeline(builtinKinds, path.join(dir, 'pipeline.yaml'));
   const def = p.targets.get('asked')!;
   (def as { kind: MapKind }).kind = kind;
   def.params = {};

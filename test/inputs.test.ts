@@ -179,7 +179,9 @@ describe('test cases beside a program', () => {
       'cases/3-one.txt': 'cased/read_cin.inputs/3-one.txt',
     });
     expect(scan.items.find((i: { base: string }) => i.base === 'read_getline').paths.stdin).toBe('cased/read_getline.stdin.txt');
-    expect(scan.watch).toEqual(expect.arrayContaining(['**/*.stdin.txt', '**/*.inputs/*']));
+    // What watch mode watches: the glob and the cases beside the matched files (not anywhere).
+    expect(scan.watch).toEqual(expect.arrayContaining(['cased/*.cpp', 'cased/*.stdin.txt', 'cased/*.inputs/*']));
+    expect(scan.watch).not.toContain('**/*.stdin.txt');
     const none = await filesKind.scan({
       projectRoot: dir, target: 'cased', params: { glob: 'cased/*.cpp', cases: false },
       lstat: (rel: string) => lstatSync(path.join(dir, rel), { throwIfNoEntry: false }),

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Build } from '../src/engine/build.js';
 import type { EngineEvent } from '../src/engine/events.js';
+import { builtinKinds } from '../tasks/registry.js';
 import { openPipeline, storeOf } from '../src/project.js';
 import { MemoryActionCache, MemoryBlobStore } from '../src/store/memory.js';
 import { makeProject } from './support/cli.js';
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 async function buildOnce(dir: string, blobs: MemoryBlobStore, actions: MemoryActionCache, dryRun = false): Promise<{ events: EngineEvent[]; ok: boolean }> {
-  const p = await openPipeline(path.join(dir, 'pipeline.yaml'));
+  const p = await openPipeline(builtinKinds, path.join(dir, 'pipeline.yaml'));
   const store = storeOf(p);
   await store.open({ clearTemp: !dryRun });
   const events: EngineEvent[] = [];

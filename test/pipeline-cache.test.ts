@@ -70,6 +70,39 @@ describe('the remembered pipeline check', () => {
     expect(await memoFiles(dir)).toHaveLength(1);
   });
 
+  it('the entry names the kinds the text uses; kinds that changed since make the text checked afresh', async () => {
+    const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
+    dirs.push(dir);
+    expect((await runCli(dir, [])).code).toBe(0);
+    const [name] = await memoFiles(dir);
+    const file = path.join(dir, 'cache', 'pipeline', name!);
+    const entry = JSON.parse(await fsp.readFile(file, 'utf8')) as { sum: string; checked: string };
+    const checked = JSON.parse(entry.checked) as { kinds: string[]; kindsHash: string; data: { targets: { upper: { params: { run: string } } } } };
+    expect(checked.kinds).toEqual(['command', 'files']);
+    // As if a kind's schema or version had changed since (another hash): the swapped command
+    // must not be used, the text is checked and built as it reads.
+    checked.data.targets.upper.params.run = 'cat "$IN" > "$OUT"';
+    checked.kindsHash = '0'.repeat(64);
+    const text = JSON.stringify(checked);
+    await fsp.writeFile(file, JSON.stringify({ sum: createHash('sha256').update(text).digest('hex'), checked: text }));
+    expect(summaryOf(await runCli(dir, ['--json', '--force']))).toMatchObject({ ok: true, executed: 1 });
+    expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('ALPHA\n');
+  });
+
+  it('kinds are named by the parsed YAML, however the text spells them', async () => {
+    // A tag and a quoted key: no pattern over the text would find "command" here.
+    const text = PIPELINE.replace('    kind: command', '    "kind": !!str command');
+    const dir = await makeProject({ 'pipeline.yaml': text, 'src/a.txt': 'alpha\n' });
+    dirs.push(dir);
+    expect(summaryOf(await runCli(dir, ['--json']))).toMatchObject({ ok: true, executed: 1 });
+    expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('ALPHA\n');
+    // An unknown kind is still a located error with a suggestion.
+    await fsp.writeFile(path.join(dir, 'pipeline.yaml'), PIPELINE.replace('kind: command', 'kind: comand'));
+    const r = await runCli(dir, []);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pipeline\.yaml:5:11: targets\.upper\.kind: unknown task kind "comand" \(did you mean "command"\?\)/);
+  });
+
   it('a damaged or forged entry is not trusted: the text is checked afresh', async () => {
     const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
     dirs.push(dir);

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allKinds } from '../src/kinds.js';
+import { allKinds } from '../tasks/registry.js';
 
 const kinds = await allKinds();
 import { formatDiagnostic, PipelineError } from '../src/pipeline/diagnostics.js';

@@ -8,7 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { glob } from 'tinyglobby';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { lstatSync } from 'node:fs';
 import { deriveSpec } from '../src/watch/spec.js';
+import { filesKind } from '../tasks/files.js';
 import type { Pipeline, TargetDef } from '../src/pipeline/model.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -372,6 +374,31 @@ describe('watch mode', () => {
     expect((await w.cycle(m2)).start.changed).toEqual(['toolchain/x86_64.yaml']);
   });
 
+  it('watches what the scan says it reads: a custom case folder and headers, not the default cases', async () => {
+    const pipeline = `version: 1
+targets:
+  texts: { kind: files, params: { glob: "src/*.txt", cases: { dir: "{stem}.runs" } } }
+  upper: { kind: command, from: texts, params: { run: 'tr a-z A-Z < "$IN" > "$OUT"', outputs: { out: .txt } } }
+`;
+    const w = await started({ 'src/a.txt': 'alpha\n', 'src/a.runs/1.txt': 'one\n' }, pipeline);
+    const ready = await w.ready();
+    expect(ready.patterns).toEqual(expect.arrayContaining(['src/*.txt', 'src/*.runs/*']));
+    expect(ready.patterns).not.toContain('src/*.inputs/*');
+    // The default case folder is not read with cases.dir set: no cycle. The proof: the next cycle
+    // is caused by the custom case folder's file and names only it.
+    const m = w.mark();
+    await fsp.mkdir(path.join(w.dir, 'src/a.inputs'));
+    await fsp.writeFile(path.join(w.dir, 'src/a.inputs/1.txt'), 'not read\n');
+    await fsp.writeFile(path.join(w.dir, 'src/a.runs/1.txt'), 'two\n');
+    const c = await w.cycle(m);
+    expect(c.start.changed).toEqual(['src/a.runs/1.txt']);
+    // A header the scan would inline is watched even before one exists (the files kind's scan
+    // declares it; nothing in watch mode knows about headers).
+    const m2 = w.mark();
+    await fsp.writeFile(path.join(w.dir, 'src/util.h'), '#pragma once\n');
+    expect((await w.cycle(m2)).start.changed).toEqual(['src/util.h']);
+  });
+
   it('SIGINT during a cycle exits 0 promptly and leaves no process or temp file', async () => {
     // The node sleeps for 10 minutes: exiting at all within the test's time proves it was not awaited.
     const w = await started({ 'src/a.txt': 'alpha\n' }, PIPELINE(SLOW_RUN(600)));
@@ -426,6 +453,15 @@ describe('watch spec', () => {
     targets: new Map([['src', fakeTarget('src', params)]]),
   });
 
+  /** The spec after the `files` kind scanned `root` with these params: what its scan says it reads. */
+  const specOf = async (root: string, params: Record<string, unknown>) => {
+    const scan = await filesKind.scan({
+      projectRoot: root, target: 'src', params: params as TargetDef['params'],
+      lstat: (rel) => lstatSync(path.join(root, rel), { throwIfNoEntry: false }),
+    });
+    return deriveSpec(pipelineOf(root, params), [], new Map([['src', scan]]));
+  };
+
   it('matches exactly the files tinyglobby finds, and their sidecars', async () => {
     const files = [
       'sources/a.cpp', 'sources/b.cc', 'sources/sort/c.cpp', 'sources/sort/deep/d.cpp', 'sources/.hidden.cpp',
@@ -441,7 +477,7 @@ describe('watch spec', () => {
       { glob: 'sources/sort' },
     ];
     for (const params of cases) {
-      const spec = deriveSpec(pipelineOf(root, params), []);
+      const spec = await specOf(root, params);
       const globs = Array.isArray(params.glob) ? params.glob : [params.glob];
       const expected = new Set<string>();
       for (const g of globs as string[]) for (const f of await glob(g, { cwd: root, ignore: (params.exclude as string[]) ?? [], onlyFiles: true })) expected.add(f);
@@ -453,7 +489,7 @@ describe('watch spec', () => {
         for (let i = 1; i < parts.length; i++) expect(spec.couldContain(parts.slice(0, i).join('/')), f).toBe(true);
       }
     }
-    const spec = deriveSpec(pipelineOf(root, { glob: 'sources/**/*.cpp', sidecars: { prompt: '{stem}.prompt.txt' } }), []);
+    const spec = await specOf(root, { glob: 'sources/**/*.cpp', sidecars: { prompt: '{stem}.prompt.txt' } });
     expect(spec.matchFile('sources/a.prompt.txt')).toBe(true);
     expect(spec.matchFile('sources/sort/c.prompt.txt')).toBe(true);
     expect(spec.matchFile('other/f.prompt.txt')).toBe(false);
@@ -467,7 +503,7 @@ describe('watch spec', () => {
     expect(spec.matchFile('sources/sort/c.inputs/1-small.txt')).toBe(true);
     expect(spec.couldContain('sources/sort/c.inputs')).toBe(true);
     expect(spec.matchFile('other/f.stdin.txt')).toBe(false);
-    const noCases = deriveSpec(pipelineOf(root, { glob: 'sources/**/*.cpp', cases: false }), []);
+    const noCases = await specOf(root, { glob: 'sources/**/*.cpp', cases: false });
     expect(noCases.matchFile('sources/a.stdin.txt')).toBe(false);
     expect(noCases.matchFile('sources/sort/c.inputs/1-small.txt')).toBe(false);
   });

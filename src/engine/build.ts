@@ -209,6 +209,7 @@ export class Build {
           },
         });
         for (const w of scan.warnings) this.emit({ type: 'warning', message: `${path.basename(this.pipeline.file)}: targets.${def.name}: ${w}` });
+        this.emit({ type: 'source-scanned', target: def.name, watch: scan.watch, ...(scan.watchIgnore ? { watchIgnore: scan.watchIgnore } : {}) });
         for (const it of scan.items) {
           const files: Record<string, FileRef> = {};
           try {

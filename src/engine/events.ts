@@ -23,6 +23,8 @@ export interface NodeRef {
 export type EngineEvent =
   | { type: 'build-start'; targets: string[]; jobs: number; dryRun: boolean; time: number }
   | { type: 'lock-wait'; holder: string }
+  /** What a source target's scan reads (`ScanResult.watch`, `watchIgnore`): watch mode watches it. */
+  | { type: 'source-scanned'; target: string; watch: string[]; watchIgnore?: string[] }
   | {
       type: 'target-items';
       target: string;

@@ -14,6 +14,9 @@ export interface FileRefProblem {
   message: string;
 }
 
+/** The project files these checks read (watch mode watches them: a new or changed toolchain counts). */
+export const FILE_REF_GLOBS: readonly string[] = ['toolchain/*.yaml'];
+
 /** Toolchain names defined under `<root>/toolchain/`, read once per load. */
 function toolchainNames(root: string): string[] {
   try {

@@ -9,6 +9,7 @@ import type { Document, LineCounter, Node as YamlNode } from 'yaml';
 import type * as AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import { sha256 } from '../hash.js';
+import { projectFolders, RESERVED_FOLDERS } from '../folders.js';
 import { isInside, writeFileAtomic } from '../fsutil.js';
 import type { JsonObject, TaskKind } from '../task-api.js';
 import { type Diagnostic, PipelineError } from './diagnostics.js';
@@ -25,35 +26,50 @@ const yamlLib = (): typeof import('yaml') => require('yaml') as typeof import('y
 const ajvLib = (): typeof AjvModule => require('ajv') as typeof AjvModule;
 
 /** Bumped when what the cached check of a pipeline text holds changes. */
-const CHECKED_VERSION = 1;
+const CHECKED_VERSION = 2;
 
 /**
  * A pipeline text that passed every check before: its data and the positions the model keeps
- * (each target's line and column), so it loads without the YAML parser and the schema validator.
+ * (each target's line and column), so it loads without the YAML parser and the schema validator;
+ * the kinds it names and a hash of what it was checked against of them (name, version, mode,
+ * params schema), so a kind that changed since makes the text checked afresh.
  */
 interface CheckedText {
   data: unknown;
   locs: Record<string, { line: number; col: number }>;
+  kinds?: string[];
+  kindsHash?: string;
 }
 
 /** A cached check that does not fit the text after all: check it from scratch. */
 class StaleCheck extends Error {}
 
+/** The kinds a pipeline is checked and built with. */
 export interface KindRegistry {
   get(name: string): TaskKind | undefined;
+  /** Every kind name there is (loaded or not), for "did you mean" and the list of known kinds. */
   names(): string[];
 }
 
+/**
+ * Where the kinds come from: handed to the loader by the command line (the built-in ones are in
+ * `tasks/registry.ts`). `load` is asked for exactly the kinds a parsed pipeline names.
+ */
+export interface KindSource {
+  names(): readonly string[];
+  load(names: Iterable<string>): Promise<KindRegistry>;
+}
+
 const GLOB_CHARS = /[*?[\]{}]/;
-const FORBIDDEN_OUT = ['cache', '.git', 'node_modules'];
 
 /**
  * Reads, parses and checks a pipeline file. A text that passed every check is remembered under
- * `cache/pipeline/` (keyed by the text and every schema it was checked against), so the next run
- * skips parsing YAML and validating the schema; its semantic checks run again either way.
+ * `cache/pipeline/` (keyed by the text and the base schema; the entry names the kinds the text
+ * uses and a hash of their schemas), so the next run skips parsing YAML and validating the
+ * schema, and loads the kinds the entry names; its semantic checks run again either way.
  * `remember: false` (a dry run) writes nothing.
  */
-export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: number, opts: { remember?: boolean } = {}): Promise<Pipeline> {
+export async function loadPipeline(file: string, kinds: KindSource, cpuCount: number, opts: { remember?: boolean } = {}): Promise<Pipeline> {
   const abs = path.resolve(file);
   const shown = path.relative(process.cwd(), abs) || abs;
   let text: string;
@@ -65,31 +81,63 @@ export async function loadPipeline(file: string, kinds: KindRegistry, cpuCount: 
       { file: shown, line: 1, col: 1, path: '', severity: 'error', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` },
     ]);
   }
-  const memo = path.join(path.dirname(abs), 'cache', 'pipeline', `${checkKey(text, kinds)}.json`);
+  const memo = path.join(projectFolders(path.dirname(abs)).pipelineChecks, `${checkKey(text)}.json`);
   if (existsSync(memo)) {
     try {
       // { sum, checked }: a damaged file (the checksum disagrees) is checked afresh, never trusted.
       const file = JSON.parse(readFileSync(memo, 'utf8')) as { sum?: string; checked?: string };
       if (typeof file.checked === 'string' && file.sum === sha256(file.checked)) {
-        return parsePipeline(text, abs, shown, kinds, cpuCount, { cached: JSON.parse(file.checked) as CheckedText });
+        const cached = JSON.parse(file.checked) as CheckedText;
+        if (Array.isArray(cached.kinds)) {
+          const registry = await kinds.load(cached.kinds);
+          if (cached.kindsHash === kindsHash(cached.kinds, registry)) {
+            return parsePipeline(text, abs, shown, registry, cpuCount, { cached });
+          }
+        }
       }
     } catch (err) {
       if (!(err instanceof StaleCheck) && !(err instanceof SyntaxError)) throw err;
     }
   }
+  // Parse once, load the kinds the targets name, then check with them.
+  const yaml = yamlLib();
+  const lineCounter = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const named = doc.errors.length ? [] : kindNamesOf(doc.toJS({ maxAliasCount: 100 }) as unknown);
+  const registry = await kinds.load(named);
   const out: { checked?: CheckedText } = {};
-  const p = parsePipeline(text, abs, shown, kinds, cpuCount, { out });
+  const p = parsePipeline(text, abs, shown, registry, cpuCount, { out, parsed: { doc, lineCounter } });
   if (opts.remember !== false && out.checked) {
-    const checked = JSON.stringify(out.checked);
+    const checked = JSON.stringify({ ...out.checked, kinds: named, kindsHash: kindsHash(named, registry) });
     await writeFileAtomic(memo, JSON.stringify({ sum: sha256(checked), checked })).catch(() => {});
   }
   return p;
 }
 
-/** The text and every schema it is checked against. */
-function checkKey(text: string, kinds: KindRegistry): string {
-  const schemas = kinds.names().map((n) => kinds.get(n)).filter((k): k is TaskKind => !!k).map((k) => [k.name, k.mode, k.paramsSchema]);
-  return sha256(JSON.stringify([CHECKED_VERSION, text, baseSchema, schemas]));
+/** The text and the base schema it is checked against (the kinds' schemas are in the entry). */
+function checkKey(text: string): string {
+  return sha256(JSON.stringify([CHECKED_VERSION, text, baseSchema]));
+}
+
+/** The kind names a parsed pipeline's targets give (and `files`, which implicit glob inputs use), sorted. */
+function kindNamesOf(data: unknown): string[] {
+  const names = new Set<string>(['files']);
+  const targets = (data as { targets?: unknown } | null)?.targets;
+  if (targets && typeof targets === 'object' && !Array.isArray(targets)) {
+    for (const t of Object.values(targets as Record<string, unknown>)) {
+      const kind = (t as { kind?: unknown } | null)?.kind;
+      if (typeof kind === 'string') names.add(kind);
+    }
+  }
+  return [...names].sort();
+}
+
+/** What a check depends on of the named kinds: a kind missing, added or changed gives another hash. */
+function kindsHash(names: string[], kinds: KindRegistry): string {
+  return sha256(JSON.stringify(names.map((n) => {
+    const k = kinds.get(n);
+    return k ? [k.name, k.version, k.mode, k.mode === 'map' && k.perAll ? k.perAll.mode : null, k.paramsSchema] : [n, null];
+  })));
 }
 
 /**
@@ -98,7 +146,7 @@ function checkKey(text: string, kinds: KindRegistry): string {
  */
 export function parsePipeline(
   text: string, abs: string, shown: string, kinds: KindRegistry, cpuCount: number,
-  memo: { cached?: CheckedText; out?: { checked?: CheckedText } } = {},
+  memo: { cached?: CheckedText; out?: { checked?: CheckedText }; parsed?: { doc: Document; lineCounter: LineCounter } } = {},
 ): Pipeline {
   const diags: Diagnostic[] = [];
   const locs: CheckedText['locs'] = {};
@@ -115,8 +163,8 @@ export function parsePipeline(
     };
   } else {
     const yaml = yamlLib();
-    const lc = new yaml.LineCounter();
-    const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    const lc = memo.parsed?.lineCounter ?? new yaml.LineCounter();
+    const doc = memo.parsed?.doc ?? yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
     locateAt = (p, key) => {
       const pos = locate(yaml, doc, lc, p, key);
       locs[JSON.stringify([p, key])] = pos;
@@ -296,7 +344,7 @@ function checkOutPath(
   const abs = path.resolve(root, p);
   if (!isInside(root, abs) || abs === root) return report(at, `"${p}" is outside the project folder; outputs must stay inside it`);
   const first = path.relative(root, abs).split(path.sep)[0];
-  if (FORBIDDEN_OUT.includes(first)) report(at, `"${p}" is inside ${first}/, which asmgraph does not write outputs into`);
+  if (RESERVED_FOLDERS.includes(first)) report(at, `"${p}" is inside ${first}/, which asmgraph does not write outputs into`);
 }
 
 function findCycle(targets: Map<string, TargetDef>): string[] | undefined {

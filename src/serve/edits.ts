@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Pipeline } from '../pipeline/model.js';
 import { isInside } from '../fsutil.js';
-import { withExclusion } from '../../tasks/lib/curation.js';
+import { withExclusion } from '../curation.js';
 
 export class EditError extends Error {
   constructor(message: string, readonly status = 400) {

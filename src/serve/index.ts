@@ -4,8 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../pipeline/diagnostics.js';
+import type { KindSource } from '../pipeline/load.js';
 import type { RunFlags } from '../task-api.js';
 import { watch } from '../watch.js';
+import type { AsmAnnotator } from './program.js';
 import { isLoopback, UiServer } from './server.js';
 import { ProjectState } from './state.js';
 
@@ -18,9 +20,11 @@ export interface ServeCliOptions {
   quiet: boolean;
   json: boolean;
   flags?: RunFlags;
+  /** For the line map: compiles a program again with -fverbose-asm (tasks/registry.ts). */
+  annotator?: AsmAnnotator;
 }
 
-export async function serve(file: string | undefined, targets: string[], o: ServeCliOptions): Promise<number> {
+export async function serve(kinds: KindSource, file: string | undefined, targets: string[], o: ServeCliOptions): Promise<number> {
   let token = o.token;
   if (!isLoopback(o.host)) {
     token ??= randomBytes(18).toString('base64url');
@@ -28,7 +32,7 @@ export async function serve(file: string | undefined, targets: string[], o: Serv
   }
   let server: UiServer | undefined;
   const state = new ProjectState(() => server?.schedule(), targets);
-  server = new UiServer(state, { host: o.host, port: o.port, token });
+  server = new UiServer(state, { host: o.host, port: o.port, token, annotator: o.annotator });
   let url: string;
   try {
     url = await server.listen();
@@ -48,7 +52,7 @@ export async function serve(file: string | undefined, targets: string[], o: Serv
     if (o.json) process.stdout.write(`${JSON.stringify({ type: 'serve-ready', port: server!.port })}\n`);
   };
   try {
-    return await watch(file, targets, {
+    return await watch(kinds, file, targets, {
       jobs: o.jobs, json: o.json, quiet: o.quiet, flags: o.flags,
       onEvent: (e) => state.apply(e),
       onPipeline: (p) => {

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { diffLines } from 'diff';
 import { fileStemOf } from '../engine/items.js';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
-import type { SourceKind } from '../task-api.js';
+import { projectFolders } from '../folders.js';
+import type { JsonObject, SourceKind } from '../task-api.js';
 import { sha256 } from '../hash.js';
 import { asmLanguage, escapeHtml, highlightLines } from './highlight.js';
 import type { ProjectState } from './state.js';
@@ -239,8 +240,25 @@ export function alignVerbose(chosen: string, verbose: string, sourceName = 'prog
   return out;
 }
 
+/**
+ * What the line map asks of the kinds, beyond the task contract: how a node of a compile target
+ * with these params turns a program into assembly, again with -fverbose-asm. The command line
+ * hands it over with the kinds (tasks/registry.ts); the engine side never imports a kind.
+ */
+export interface AsmAnnotator {
+  prepare(req: { projectRoot: string; params: JsonObject }): Promise<{
+    /** Everything the result depends on besides the source (compiler, flags), for the memo. */
+    id: string;
+    /** The command line, as the page shows it. */
+    commandLine: string;
+    compile(source: string, dir: string): Promise<{ ok: true; asm: string } | { ok: false; stderr: string }>;
+  }>;
+}
+
 /** The source line of every line of a target's `.s` for this program (compiles with -fverbose-asm once per source and flags). */
-export async function sourceLineMap(state: ProjectState, key: string, col: string, sources: Map<string, Record<string, string>>): Promise<{ lines: (number | null)[]; how: string } | { error: string }> {
+export async function sourceLineMap(
+  state: ProjectState, key: string, col: string, sources: Map<string, Record<string, string>>, annotator: AsmAnnotator | undefined,
+): Promise<{ lines: (number | null)[]; how: string } | { error: string }> {
   const p = state.pipeline;
   const t = col.replace(/\[.*$/, '');
   const def = p.targets.get(t);
@@ -256,18 +274,15 @@ export async function sourceLineMap(state: ProjectState, key: string, col: strin
   const chosen = await readText(path.join(p.root, def.outDir, `${fileStemOf(key, vars)}.s`), 4 * MAX_TEXT);
   if (chosen === undefined) return { error: `${col} has no assembly for ${key}` };
   const src = await fsp.readFile(path.join(p.root, main), 'utf8');
-  const { compileFlags, toolchainFor } = await import('../../tasks/compile.js');
-  const { compileToAsm } = await import('../../tasks/lib/gxx.js');
-  const params = { ...producer.params, ...vars };
-  const tc = await toolchainFor({ projectRoot: p.root, params });
-  const flags = [...compileFlags(tc, params), '-fverbose-asm'];
-  const memo = sha256(JSON.stringify([src, tc.cxx, tc.flags, flags, chosen]));
+  if (!annotator) return { error: 'this view was started without a compiler to map lines with' };
+  const how = await annotator.prepare({ projectRoot: p.root, params: { ...producer.params, ...vars } });
+  const memo = sha256(JSON.stringify([src, how.id, chosen]));
   let lines = mapCache.get(memo);
   if (!lines) {
-    const dir = path.join(p.root, 'cache', 'serve', 'tmp', memo.slice(0, 16));
+    const dir = path.join(projectFolders(p.root).serveTmp, memo.slice(0, 16));
     await fsp.mkdir(dir, { recursive: true });
     try {
-      const r = await compileToAsm({ tc, source: src, flags, dir });
+      const r = await how.compile(src, dir);
       if (!r.ok) return { error: `g++ -fverbose-asm failed: ${r.stderr.split('\n')[0]}` };
       lines = alignVerbose(chosen, r.asm);
     } finally {
@@ -276,5 +291,5 @@ export async function sourceLineMap(state: ProjectState, key: string, col: strin
     if (mapCache.size > 200) mapCache.clear();
     mapCache.set(memo, lines);
   }
-  return { lines, how: `${tc.cxx} -S ${[...tc.flags, ...flags].join(' ')}` };
+  return { lines, how: how.commandLine };
 }

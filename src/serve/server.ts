@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { EditError, setExclusion, setPrompt } from './edits.js';
 import { costPlot, tokensPlot, verdictPlot } from './plots.js';
-import { programDetail, promptPathOf, scanSources, sourceLineMap, sourceTargetOf } from './program.js';
+import { type AsmAnnotator, programDetail, promptPathOf, scanSources, sourceLineMap, sourceTargetOf } from './program.js';
 import type { ProjectState } from './state.js';
 
 /** web/ in the package (dist/src/serve/server.js → ../../../web). */
@@ -41,6 +41,8 @@ export interface ServeOptions {
   port: number;
   /** Required when host is not a loopback address. */
   token?: string;
+  /** Compiles a program again for the line map (handed over with the kinds); without it the map is unavailable. */
+  annotator?: AsmAnnotator;
 }
 
 export function isLoopback(host: string): boolean {
@@ -211,7 +213,7 @@ export class UiServer {
           return;
         }
         case '/api/map': {
-          const r = await sourceLineMap(this.state, url.searchParams.get('key') ?? '', url.searchParams.get('target') ?? '', await this.sourceMap());
+          const r = await sourceLineMap(this.state, url.searchParams.get('key') ?? '', url.searchParams.get('target') ?? '', await this.sourceMap(), this.o.annotator);
           this.json(res, 'error' in r ? 422 : 200, r);
           return;
         }

@@ -33,6 +33,11 @@ export class ChangeQueue {
     if (this.pending.delete(rel) && this.pending.size === 0) this.take();
   }
 
+  /** Keeps only the pending changes `keep` accepts. */
+  retain(keep: (rel: string) => boolean): void {
+    for (const rel of [...this.pending]) if (!keep(rel)) this.forget(rel);
+  }
+
   /** (Re)starts the timer for the pending changes, if any. */
   arm(): void {
     if (this.timer) clearTimeout(this.timer);

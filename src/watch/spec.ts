@@ -1,16 +1,19 @@
 /**
- * What watch mode watches: derived from the pipeline and the requested targets. A path matters
- * when it is a source file of a `files` target in the targets' dependency closure (the same
- * matching as tinyglobby, which the `files` kind uses), one of its sidecars, the pipeline file,
- * or a toolchain definition. Nothing else triggers a cycle.
+ * What watch mode watches: derived from the pipeline, the requested targets and what each source
+ * target's last scan said it reads (`ScanResult.watch`, reported by the build as a
+ * `source-scanned` event). A path matters when a source target in the targets' dependency closure
+ * declared it, or it is the pipeline file, or a file the pipeline's checks read (toolchain
+ * definitions). Nothing else triggers a cycle. A source target not scanned yet (before the first
+ * build, or a target a reload added or changed) makes the whole project watched until it is.
  *
  * chokidar ≥ 4 has no globs: we watch the project folder and prune with `couldContain`.
  */
 import * as path from 'node:path';
 import picomatch from 'picomatch';
+import { RESERVED_FOLDERS } from '../folders.js';
+import { FILE_REF_GLOBS } from '../pipeline/file-refs.js';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
-import { DEFAULT_CASES } from '../../tasks/files.js';
 
 type Matcher = (p: string) => boolean;
 
@@ -19,13 +22,18 @@ const MATCH_OPTS = { dot: false, nobrace: false, nocase: false, noextglob: false
 
 const never: Matcher = () => false;
 
+/** What a source target's scan said it reads (its `ScanResult.watch` and `watchIgnore`). */
+export interface SourceWatch {
+  watch: string[];
+  watchIgnore?: string[];
+}
+
 interface SourceGroup {
   target: string;
-  /** Original glob, its fixed folder (the item key is relative to it), and its matchers. */
+  /** Declared pattern, its fixed folder (the item key is relative to it), and its matcher. */
   globs: { glob: string; fixed: string; match: Matcher }[];
   partial: Matcher;
   ignore: Matcher;
-  sidecars: Matcher;
 }
 
 export interface WatchSpec {
@@ -111,61 +119,33 @@ function anyOf(patterns: string[]): Matcher {
   return patterns.length ? picomatch(patterns, MATCH_OPTS) : never;
 }
 
-/** `src/**\/*.cpp` → `src/**\/*`: the glob of the stems `{stem}` stands for. */
-function stemGlob(glob: string): string {
-  const g = glob.endsWith('/') ? glob.slice(0, -1) : glob;
-  const slash = g.lastIndexOf('/');
-  const last = g.slice(slash + 1).replace(/\.[^./]+$/, '');
-  return g.slice(0, slash + 1) + (last || '*');
-}
-
-/**
- * The files beside each matched file that belong to its item: the sidecars, and for the `files`
- * kind its test cases (`{stem}.stdin.txt`, every file of `{stem}.inputs/`) unless `cases: false`.
- */
-function sidecarPatterns(t: TargetDef): string[] {
-  const params = t.params as { sidecars?: unknown; cases?: unknown };
-  const out = params.sidecars && typeof params.sidecars === 'object' ? Object.values(params.sidecars as Record<string, unknown>).filter((s): s is string => typeof s === 'string') : [];
-  if (t.kindName !== 'files' || params.cases === false) return out;
-  const c = params.cases && typeof params.cases === 'object' ? (params.cases as { file?: unknown; dir?: unknown }) : DEFAULT_CASES;
-  if (typeof c.file === 'string') out.push(c.file);
-  if (typeof c.dir === 'string') out.push(`${c.dir}/*`);
-  return out;
-}
-
-function sourceGroup(t: TargetDef, root: string): SourceGroup | undefined {
-  const params = t.params as { glob?: unknown; exclude?: unknown; sidecars?: unknown };
-  const globList = typeof params.glob === 'string' ? [params.glob] : Array.isArray(params.glob) ? params.glob.filter((g): g is string => typeof g === 'string') : undefined;
-  if (!globList) return undefined;
-  const exclude = Array.isArray(params.exclude) ? params.exclude.filter((g): g is string => typeof g === 'string') : [];
-  const sidecars = sidecarPatterns(t);
-  const ignorePatterns: string[] = [];
-  for (const e of exclude) if (e && (e[0] !== '!' || e[1] === '(')) ignorePatterns.push(normalizeGlob(e, root));
+function sourceGroup(target: string, w: SourceWatch, root: string): SourceGroup {
   const globs: SourceGroup['globs'] = [];
   const positives: string[] = [];
-  for (const g of globList) {
+  for (const g of w.watch) {
     if (!g) continue;
-    // The files kind globs each pattern separately, with `exclude` as tinyglobby's `ignore`.
-    if (g[0] === '!' && g[1] !== '(') continue;
     const norm = normalizeGlob(g, root);
     positives.push(norm);
     globs.push({ glob: g, fixed: picomatch.scan(g).base, match: picomatch(norm, MATCH_OPTS) });
   }
-  const sidecarGlobs = sidecars.flatMap((s) => positives.length ? globList.filter((g) => g[0] !== '!').map((g) => s.replace('{stem}', stemGlob(g))) : []);
   return {
-    target: t.name,
+    target,
     globs,
-    partial: partialMatcher([...positives, ...sidecarGlobs]),
-    ignore: anyOf(ignorePatterns),
-    sidecars: anyOf(sidecarGlobs),
+    partial: partialMatcher(positives),
+    ignore: anyOf((w.watchIgnore ?? []).filter(Boolean).map((e) => normalizeGlob(e, root))),
   };
 }
 
-export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
+/** The same target, or one whose scan may read other files now (its kind or params changed). */
+export function sameSource(a: TargetDef, b: TargetDef): boolean {
+  return a.kindName === b.kindName && JSON.stringify(a.params) === JSON.stringify(b.params);
+}
+
+export function deriveSpec(p: Pipeline, requested: string[], scans: ReadonlyMap<string, SourceWatch>): WatchSpec {
   const root = p.root;
   const toPosix = (s: string) => s.split(path.sep).join('/');
   const pipelineRel = toPosix(path.relative(root, p.file));
-  const fixedPatterns = [pipelineRel, 'toolchain/*.yaml'];
+  const fixedPatterns = [pipelineRel, ...FILE_REF_GLOBS];
   const fixed = anyOf(fixedPatterns);
   const warnings: string[] = [];
   const groups: SourceGroup[] = [];
@@ -174,17 +154,14 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
   let everything = false;
   for (const t of closureOf(p, requested)) {
     if (t.mode !== 'source') continue;
-    const g = sourceGroup(t, root);
-    if (!g) {
-      warnings.push(`target "${t.name}" (kind ${t.kindName}) does not say which files it reads; watching every project file`);
+    const w = scans.get(t.name);
+    if (!w) {
       everything = true;
       continue;
     }
-    groups.push(g);
-    keyParts.push([t.name, t.params.glob, t.params.exclude ?? null, t.params.sidecars ?? null, t.params.cases ?? null]);
-    const params = t.params as { glob?: string | string[]; exclude?: string[]; sidecars?: Record<string, string> };
-    described.push(...(Array.isArray(params.glob) ? params.glob : [params.glob ?? '']));
-    for (const s of sidecarPatterns(t)) for (const g2 of g.globs) described.push(s.replace('{stem}', stemGlob(g2.glob)));
+    groups.push(sourceGroup(t.name, w, root));
+    keyParts.push([t.name, w.watch, w.watchIgnore ?? null]);
+    described.push(...w.watch);
   }
   // The engine writes these; a glob reaching into them would make the build trigger itself.
   const generated: string[] = ['cache/**', `${p.settings.buildDir}/**`];
@@ -194,6 +171,8 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
     else for (const o of t.kind.outputs(t.params)) generated.push(path.posix.join(t.outDir, o.file ?? o.name));
   }
   const isGenerated = anyOf(generated);
+  // Watching everything (a source not scanned yet): every file but hidden ones and asmgraph's own folders.
+  const anyFile = (rel: string) => !rel.split('/').some((s, i) => (s.startsWith('.') && s !== '..') || (i === 0 && RESERVED_FOLDERS.includes(s)));
   const fixedPartial = partialMatcher(fixedPatterns);
   const ancestorsIgnored = (g: SourceGroup, rel: string) => {
     for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) if (g.ignore(rel.slice(0, i))) return true;
@@ -203,10 +182,10 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
   const matchFile = (rel: string): boolean => {
     if (fixed(rel)) return true;
     if (isGenerated(rel)) return false;
-    if (everything) return !rel.split('/').some((s) => s.startsWith('.') && s !== '..');
+    if (everything) return anyFile(rel);
     for (const g of groups) {
       if (g.ignore(rel) || ancestorsIgnored(g, rel)) continue;
-      if (g.globs.some((x) => x.match(rel)) || g.sidecars(rel)) return true;
+      if (g.globs.some((x) => x.match(rel))) return true;
     }
     return false;
   };
@@ -214,7 +193,7 @@ export function deriveSpec(p: Pipeline, requested: string[]): WatchSpec {
     if (rel === '' || rel === '.') return true;
     if (isGenerated(`${rel}/x`)) return false;
     if (fixedPartial(rel)) return true;
-    if (everything) return !rel.split('/').some((s) => s.startsWith('.') && s !== '..');
+    if (everything) return anyFile(rel);
     return groups.some((g) => g.partial(rel) && !g.ignore(rel) && !ancestorsIgnored(g, rel));
   };
   const itemOf = (rel: string): string | undefined => {

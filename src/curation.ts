@@ -7,6 +7,8 @@
  *     add_8_and_120: { note: "trivial; the seed has three like it" }
  *
  * Keys are item keys without variant dimensions (the `base`, e.g. `bubble_sort`).
+ *
+ * The file's format is shared: the `dataset` kind reads it, `asmgraph serve` writes it.
  */
 import { LineCounter, parseDocument } from 'yaml';
 
