@@ -10,7 +10,12 @@
  *
  * The file's format is shared: the `dataset` kind reads it, `asmgraph serve` writes it.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parseDocument as ParseDocument } from 'yaml';
+
+// The YAML parser costs start-up time; a no-op build that names this module never parses.
+const require = createRequire(import.meta.url);
+const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
 export interface Curation {
   /** base → the note given when it was excluded ('' when none). */
@@ -26,8 +31,8 @@ export class CurationError extends Error {
 
 /** Parses curation.yaml; `file` names it in located errors (`curation.yaml:3:5: …`). */
 export function parseCuration(text: string, file = 'curation.yaml'): Curation {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const at = (pos: number | undefined) => {
     const p = lc.linePos(pos ?? 0);
     return `${file}:${p.line}:${p.col}`;
@@ -57,7 +62,7 @@ export function parseCuration(text: string, file = 'curation.yaml'): Curation {
   return { exclude };
 }
 
-function findKey(doc: ReturnType<typeof parseDocument>, p: string[]): number | undefined {
+function findKey(doc: ReturnType<typeof ParseDocument>, p: string[]): number | undefined {
   const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
   const items = (parent as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | null)?.items;
   return items?.find((it) => it.key?.value === p[p.length - 1])?.key?.range?.[0];
@@ -72,7 +77,7 @@ export const CURATION_HEADER = [
 
 /** curation.yaml's text with `base` excluded (note) or included again (note undefined); keeps comments. */
 export function withExclusion(text: string, base: string, note: string | undefined): string {
-  const doc = parseDocument(text.trim() ? text : `${CURATION_HEADER}\nexclude: {}\n`);
+  const doc = yaml().parseDocument(text.trim() ? text : `${CURATION_HEADER}\nexclude: {}\n`);
   if (doc.errors.length) throw new CurationError(`curation.yaml: ${doc.errors[0].message.split('\n')[0]}; fix it by hand first`);
   if (doc.contents === null) doc.contents = doc.createNode({}) as never;
   if (note === undefined) {

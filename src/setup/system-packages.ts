@@ -10,7 +10,11 @@
  */
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
+
+// Loaded on first use: a build that needs no package names never pays for the YAML parser.
+const require = createRequire(import.meta.url);
+const parse = (text: string): unknown => (require('yaml') as typeof import('yaml')).parse(text);
 
 export type Profile = 'build' | 'test';
 
