@@ -17,6 +17,8 @@ import type {
   ArtifactOutput, FileRef, GatherContext, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult,
 } from '../task-api.js';
 import { InfraError } from '../task-api.js';
+import { projectSandbox } from '../sandbox/project.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 import type { BuildSummary, EngineEvent, Listener, Outcome } from './events.js';
 import { explainChange, type InputOrigin } from './explain.js';
 import { envFingerprint, itemFingerprint, keyOf, readsFile, sharedPart, splitKey, targetInputsDigest, viewsDigest } from './keys.js';
@@ -40,6 +42,8 @@ export interface BuildOptions {
   actions?: ActionCache;
   /** Run only this shard's per-item work (see shard.ts). */
   shard?: Shard;
+  /** Where tasks run programs (`RunContext.sandbox`); default: the project's (sandbox/project.ts), made on first use and kept here. */
+  sandbox?: Sandbox;
 }
 
 interface ItemDesc {
@@ -729,6 +733,7 @@ export class Build {
       },
       log: (line) => lines.push(line),
       signal: ac.signal,
+      sandbox: (this.opts.sandbox ??= projectSandbox(this.root)),
       persistentDir: async () => {
         const d = path.join(this.store.dir, 'resume', encodeURIComponent(def.name), def.mode === 'map' ? encodeURIComponent(nodeKey) : '');
         await fsp.mkdir(d, { recursive: true });
