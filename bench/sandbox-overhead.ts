@@ -1,6 +1,6 @@
 /**
  * Bench section: what the sandbox adds to one program run. A hello-world binary is run plainly
- * (spawn, wait) and through `runSandboxed`, alternately, and the medians are compared. This was a
+ * (spawn, wait) and through the sandbox's `run`, alternately, and the medians are compared. This was a
  * test with a 500 ms threshold; timing belongs here, where a loaded machine shows up as noise in
  * the figures instead of a red test.
  */
@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSandboxed } from '../src/sandbox/index.js';
+import { BubblewrapSandbox } from '../src/sandbox/index.js';
 import { stat } from './util.js';
 
 export async function sandboxOverheadSection(runs: number, repo: string): Promise<{ title: string; status: string; [k: string]: unknown }> {
@@ -35,18 +35,19 @@ async function measure(dir: string, runs: number, repo: string): Promise<{ title
       c.on('error', reject);
       c.on('close', () => resolve(performance.now() - t0));
     });
-  await runSandboxed({ argv: ['./hello'], dir }); // builds the supervisor once, outside the samples
+  const sandbox = new BubblewrapSandbox();
+  await sandbox.run({ argv: ['./hello'], dir }); // builds the supervisor once, outside the samples
   const plain: number[] = [];
   const boxed: number[] = [];
   const faked: number[] = [];
   for (let i = 0; i < runs; i++) {
     plain.push(await plainOnce());
     let t0 = performance.now();
-    const r = await runSandboxed({ argv: ['./hello'], dir });
+    const r = await sandbox.run({ argv: ['./hello'], dir });
     boxed.push(performance.now() - t0);
     if (r.outcome.kind !== 'exited') throw new Error(`sandboxed hello: ${JSON.stringify(r.outcome)}`);
     t0 = performance.now();
-    await runSandboxed({ argv: ['./hello'], dir, faketime: '2001-02-03 04:05:06' });
+    await sandbox.run({ argv: ['./hello'], dir, faketime: '2001-02-03 04:05:06' });
     faked.push(performance.now() - t0);
   }
   const p = stat(plain);

@@ -7,6 +7,8 @@
  * returned as `rejected` results; anything thrown is an infrastructure failure that fails the build.
  */
 
+import type { Sandbox } from './sandbox/sandbox.js';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -91,6 +93,12 @@ export interface RunContext {
   log(line: string): void;
   /** Aborted when the build is interrupted: stop child processes promptly. */
   signal: AbortSignal;
+  /**
+   * Where programs run: every program run, reference or model-written, goes through it, in a
+   * folder it hands out (`sandbox.box(() => ctx.tmpdir())`). The engine's (`BuildOptions.sandbox`),
+   * which keeps its own helper binary and folders: a kind never places them.
+   */
+  sandbox: Sandbox;
   /**
    * A folder in cache/ that survives crashes and runs, private to this target (and item): for
    * resumable work such as the journal of a pending OpenAI batch or fine-tuning job.

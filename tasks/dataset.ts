@@ -19,13 +19,6 @@ import { limitsFor } from '../src/llm/model-limits.js';
 import { chatOverhead, rememberingCounter } from './lib/model-tokens.js';
 import { type Curation, parseCuration } from '../src/curation.js';
 
-export const SEED_SYSTEM = [
-  'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
-  'The Assembler code you provide is for 64-bit Intel Core i7 8th gen CPU and Linux Ubuntu Mate operating system.',
-  'The Assembler code is x86-64 and can be further compiled with g++ 13.2.0 (Ubuntu 13.2.0-23ubuntu4).',
-  'Before writing the Assembler code in your responses, always write C++ code first, preferably use pure C++.',
-].join('\n');
-
 export const CPP_INTRO = "Sure! But let's first write C++ code which works like that:";
 export const ASM_INTRO = "Now, let's write the Assembler code:";
 

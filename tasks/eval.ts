@@ -45,15 +45,15 @@ import {
   InfraError, type FileRef, type ItemView, type JsonObject, type PlanContext, type ReduceInput, type ReduceKind,
   type RunContext, type TaskResult,
 } from '../src/task-api.js';
-import { compileFlags, toolchainFor, toolchainParamsSchema } from './compile.js';
+import { compileFlags, toolchainFor, toolchainParamsSchema } from './lib/cxx-params.js';
 import { compileToAsm } from './lib/gxx.js';
-import { SEED_SYSTEM } from './dataset.js';
+import { SEED_SYSTEM } from './lib/system-message.js';
 import { chatCost, chatPrice } from './lib/chat-prices.js';
 import {
   clientFor, DEFAULT_POLL_MS, fmtInt, fmtUsd, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub, taskSignal,
   type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
-import { checkAssembly, sandboxLimits, validateKind, type ValidateParams, type Verdict as RunVerdictName } from './validate.js';
+import { checkAssembly, programRunIdentity, sandboxLimits, type ValidateParams, type Verdict as RunVerdictName } from './lib/program-check.js';
 
 /** The model id that means "the id in the `model` input's file" (a finetune target's build/model.txt). */
 export const FROM_FINETUNE = 'from-finetune';
@@ -199,8 +199,8 @@ export const evalKind: ReduceKind = {
     ];
   },
   async prepare(ctx) {
-    // The toolchain's and sandbox's identity, exactly as validate computes it (it also places the sandbox helper).
-    return validateKind.prepare!(ctx);
+    // The toolchain's and sandbox's identity, exactly as validate computes it.
+    return programRunIdentity(ctx);
   },
 
   async plan(input: ReduceInput, ctx: PlanContext): Promise<string[]> {

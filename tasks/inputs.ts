@@ -26,7 +26,6 @@ import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
 import type { Json } from '../src/llm/json.js';
-import { sandboxIdentity } from '../src/sandbox/index.js';
 import {
   InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
 } from '../src/task-api.js';
@@ -36,9 +35,8 @@ import {
   clientFor, costRange, DEFAULT_POLL_MS, fmtInt, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub,
   type ChatMessage, type ProviderParams,
 } from './lib/llm-params.js';
-import { toolchainIdentity } from './lib/toolchain.js';
-import { compileFlags, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './compile.js';
-import { reference, sandboxLimits, validateKind, type ReferenceBuilds } from './validate.js';
+import { compileFlags, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './lib/cxx-params.js';
+import { checkParamsSchema, programRunIdentity, reference, sandboxLimits, type ReferenceBuilds } from './lib/program-check.js';
 
 export const DEFAULT_INPUTS_SYSTEM = `You will be given a C++ program that reads its standard input.
 Write {count} different test inputs for it: a typical one, edge cases, and one a little larger. Each input must be complete and valid for the program, so that it runs to its normal end (for an interactive menu, finish with the choice that quits).
@@ -179,15 +177,14 @@ export const inputsKind: MapKind = {
       },
       pollMs: { ...pollMsSchema, description: 'mode batch: milliseconds between status polls of the batch (default 30000).' },
       provider: providerSchema,
-      ...pick(validateKind.paramsSchema.properties as JsonObject, ['timeoutMs', 'memoryMB', 'nondeterminism']),
+      ...pick(checkParamsSchema, ['timeoutMs', 'memoryMB', 'nondeterminism']),
       ...toolchainParamsSchema,
     },
   },
   outputs: () => [{ name: 'cases', ext: '.inputs.json' }],
   async prepare(ctx) {
-    const tc = await toolchainFor(ctx);
     // The same identity as validate's, so the reference runs are shared artifacts.
-    return { toolchain: await toolchainIdentity(tc), sandbox: await sandboxIdentity() };
+    return programRunIdentity(ctx);
   },
 
   async plan(input: MapInput, ctx: PlanContext): Promise<string[]> {

@@ -62,7 +62,7 @@ export function allKinds(): Promise<Registry> {
  */
 export const asmAnnotator: AsmAnnotator = {
   async prepare({ projectRoot, params }) {
-    const { compileFlags, toolchainFor } = await import('./compile.js');
+    const { compileFlags, toolchainFor } = await import('./lib/cxx-params.js');
     const { compileToAsm } = await import('./lib/gxx.js');
     const tc = await toolchainFor({ projectRoot, params });
     const flags = [...compileFlags(tc, params), '-fverbose-asm'];

@@ -12,9 +12,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSandboxed, type SandboxRequest } from '../dist/src/sandbox/index.js';
+import { BubblewrapSandbox } from '../dist/src/sandbox/index.js';
+import type { SandboxRequest } from '../dist/src/sandbox/sandbox.js';
 
 const execFileP = promisify(execFile);
+const sandbox = new BubblewrapSandbox();
 let bin = '';
 
 const PROGRAMS: Record<string, string> = {
@@ -76,7 +78,7 @@ async function run(name: string, req: Partial<SandboxRequest> = {}, argvPrefix: 
   fs.copyFileSync(path.join(bin, name), path.join(dir, 'prog'));
   fs.chmodSync(path.join(dir, 'prog'), 0o755);
   try {
-    return await runSandboxed({ argv: [...argvPrefix, './prog'], dir, limits: { wallMs: 10_000 }, ...req });
+    return await sandbox.run({ argv: [...argvPrefix, './prog'], dir, limits: { wallMs: 10_000 }, ...req });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

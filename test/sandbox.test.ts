@@ -13,13 +13,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  checkSandboxTools,
-  runSandboxed,
-  sandboxIdentity,
-  type SandboxRequest,
-  type SandboxResult,
-} from '../src/sandbox/index.js';
+import { BubblewrapSandbox, sandboxIdentity } from '../src/sandbox/index.js';
+import type { SandboxRequest, SandboxResult } from '../src/sandbox/sandbox.js';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,6 +22,7 @@ const FIXTURES = path.join(HERE, 'fixtures', 'hostile');
 const PROJECT_ROOT = path.resolve(HERE, '..');
 const QEMU_A64 = ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'];
 const IS_ROOT = process.getuid?.() === 0;
+const sandbox = new BubblewrapSandbox();
 
 /** Small limits keep hostile tests fast. */
 const FAST = { wallMs: 1500, cpuSeconds: 1 };
@@ -88,7 +84,7 @@ async function run(
   const marker = req.marker ?? newMarker();
   const dir = req.dir ?? makeRunDir(bin);
   const argv = [...(req.qemu ? QEMU_A64 : []), `./${bin}`, ...args];
-  const r = await runSandboxed({ ...req, argv, dir, env: { ...(req.env ?? {}), ASMGRAPH_MARKER: marker } });
+  const r = await sandbox.run({ ...req, argv, dir, env: { ...(req.env ?? {}), ASMGRAPH_MARKER: marker } });
   expect(processesWithMarker(marker), `processes left behind by ${bin}`).toEqual([]);
   return { ...r, marker, out: r.stdout.toString(), err: r.stderr.toString() };
 }
@@ -128,7 +124,7 @@ beforeAll(async () => {
       'open_many',
     ].map(c),
   ]);
-  await checkSandboxTools();
+  await sandbox.check();
 });
 
 afterAll(() => {
@@ -194,9 +190,9 @@ describe('basic behaviour', () => {
     tempDirs.push(parent);
     const dir = path.join(parent, 'work');
     fs.mkdirSync(dir);
-    await expect(runSandboxed({ argv: ['/bin/true'], dir })).rejects.toThrow(/not searchable by others/);
+    await expect(sandbox.run({ argv: ['/bin/true'], dir })).rejects.toThrow(/not searchable by others/);
     // Never chown a system location.
-    await expect(runSandboxed({ argv: ['/bin/true'], dir: '/usr' })).rejects.toThrow(/system location/);
+    await expect(sandbox.run({ argv: ['/bin/true'], dir: '/usr' })).rejects.toThrow(/system location/);
   });
 
   it('files written in dir persist and are handed back to the caller', async () => {
@@ -473,7 +469,7 @@ describe('faketime, qemu, abort', () => {
     fs.chmodSync(binDir, 0o755);
     const marker = newMarker();
     const dir = makeRunDir();
-    const r = await runSandboxed({
+    const r = await sandbox.run({
       argv: [path.join(binDir, 'write_files'), path.join(binDir, 'new-file')],
       dir,
       readOnlyPaths: [binDir],
@@ -524,7 +520,7 @@ describe('tools and identity', () => {
   it('twenty sandboxed runs in a row give the same output (the overhead itself is measured in the bench)', async () => {
     const dir = makeRunDir('hello');
     for (let i = 0; i < 20; i++) {
-      const r = await runSandboxed({ argv: ['./hello'], dir });
+      const r = await sandbox.run({ argv: ['./hello'], dir });
       expect(r.outcome).toEqual({ kind: 'exited', code: 0 });
       expect(r.stdout.toString()).toBe('Hello, sandbox!\n');
     }

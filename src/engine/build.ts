@@ -26,6 +26,8 @@ import { viewsDigest } from './keys.js';
 import { outputsIntact } from './materialize.js';
 import { DryRunRunner, RealRunner, resumeDir, type NodeRef, type Producer, type Runner } from './runners.js';
 import { Gate, holding, Pools, Scheduler } from './scheduler.js';
+import { projectSandbox } from '../sandbox/project.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 import { shardOwns, type Shard } from './shard.js';
 
 export interface BuildOptions {
@@ -46,6 +48,8 @@ export interface BuildOptions {
   actions?: ActionCache;
   /** Run only this shard's per-item work (see shard.ts). */
   shard?: Shard;
+  /** Where tasks run programs (`RunContext.sandbox`); default: the project's (sandbox/project.ts), made on first use and kept here. */
+  sandbox?: Sandbox;
 }
 
 /** What a node runs with once its inputs are known. */
@@ -111,7 +115,7 @@ export class Build {
     this.applier = new OutputApplier({ pipeline, store, blobs, emit: this.emit, userMessage: (t, b, m) => this.userMessage(t, b, m) });
     const env = {
       pipeline, store, blobs, actions: this.actions, emit: this.emit, flags, concurrency, signal: opts.signal,
-      interrupted: () => this.interrupted,
+      interrupted: () => this.interrupted, sandbox: () => (opts.sandbox ??= projectSandbox(this.root)),
     };
     this.runner = opts.dryRun
       ? new DryRunRunner(env)

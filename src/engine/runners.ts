@@ -21,6 +21,7 @@ import { Interrupted } from './interrupted.js';
 import { viewOf, type ItemDesc, type TargetRun } from './items.js';
 import type { NodeKey } from './keyer.js';
 import type { Gate, Pools } from './scheduler.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 
 export interface NodeRef {
   id: string;
@@ -85,6 +86,8 @@ export interface RunnerEnv {
   concurrency: { cpu: number; llm: number };
   signal?: AbortSignal;
   interrupted: () => boolean;
+  /** The build's sandbox, made on first use. */
+  sandbox: () => Sandbox;
 }
 
 /** Where a task's resumable state lives: per target, and per item for a map target. */
@@ -221,6 +224,7 @@ export class RealRunner implements Runner {
       },
       log: (line) => lines.push(line),
       signal: ac.signal,
+      sandbox: env.sandbox(),
       persistentDir: async () => {
         const d = resumeDir(env.store, def.name, def.mode === 'map' ? job.nodeKey : undefined);
         await fsp.mkdir(d, { recursive: true });

@@ -75,19 +75,12 @@ int clock_gettime(clockid_t id, struct timespec *ts) {
 
 export const CLOCK_SHIM_HASH = createHash('sha256').update(CLOCK_SHIM_SOURCE).digest('hex').slice(0, 16);
 
-let shimPromise: Promise<string> | undefined;
-
-/** Compile (once per process, cached on disk per source hash) and return the shim's path. */
-export function ensureClockShim(cc: string): Promise<string> {
-  shimPromise ??= buildShim(cc).catch((e: unknown) => {
-    shimPromise = undefined;
-    throw e;
-  });
-  return shimPromise;
+/** Compiles the shim into `dir` (see helperCacheDir) unless it is there already; returns its path. */
+export async function ensureClockShim(cc: string, dir: string | undefined): Promise<string> {
+  return buildShim(cc, helperCacheDir(dir));
 }
 
-async function buildShim(cc: string): Promise<string> {
-  const dir = helperCacheDir();
+async function buildShim(cc: string, dir: string): Promise<string> {
   const so = path.join(dir, `clock-shim-${CLOCK_SHIM_HASH}.so`);
   if (fs.existsSync(so)) return so;
   const tmpBase = path.join(dir, `build-shim-${process.pid}-${Date.now()}`);

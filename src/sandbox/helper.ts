@@ -8,7 +8,8 @@
  *     bwrap itself folds "killed by signal N" and "exit(128+N)" into the same exit code;
  *   - exits with the mirrored status; bwrap's PID 1 then exits and the kernel kills everything
  *     left in the PID namespace (daemons, fork-bomb leftovers).
- * It is compiled once per source hash with the host C compiler and cached (see ensureHelper).
+ * It is compiled once per source hash with the host C compiler and cached (see ensureHelper); the
+ * sandbox that uses it (index.ts) remembers the path, so that happens once per sandbox.
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -245,51 +246,34 @@ int main(int argc, char **argv) {
 
 export const HELPER_HASH = createHash('sha256').update(HELPER_SOURCE).digest('hex').slice(0, 16);
 
-let helperPromise: Promise<string> | undefined;
-
-/** Compile (once per process, cached on disk per source hash) and return the helper's path. */
-export function ensureHelper(cc: string): Promise<string> {
-  helperPromise ??= buildHelper(cc).catch((e: unknown) => {
-    helperPromise = undefined;
-    throw e;
-  });
-  return helperPromise;
-}
-
 /**
- * The cache dir: ours, a real directory, not group/other writable. It must be world-searchable
- * (0755): bwrap resolves the bind source as the sandbox uid, even for --ro-bind-fd.
+ * The folder the supervisor (and the clock shim) is compiled into: `dir` when given (the project's
+ * `cache/sandbox`), else a private folder under the system temp dir. It must be ours, a real
+ * directory, not group/other writable, and world-searchable (0755): bwrap resolves the bind
+ * source as the sandbox uid, even for --ro-bind-fd.
  */
-let helperDir: string | undefined;
-
-/** Where the compiled supervisor is cached (the engine points it into the project's cache/). */
-export function setHelperDir(dir: string): void {
-  helperDir = dir;
-}
-
-/** The supervisor's cache folder (also holds the clock shim). */
-export function helperCacheDir(): string {
-  return privateCacheDir();
-}
-
-function privateCacheDir(): string {
+export function helperCacheDir(dir: string | undefined): string {
   const uid = process.getuid?.() ?? 0;
-  const dir = helperDir ?? path.join(os.tmpdir(), `asmgraph-sandbox-${uid}`);
+  const d = dir ?? path.join(os.tmpdir(), `asmgraph-sandbox-${uid}`);
   try {
-    if (helperDir) fs.mkdirSync(path.dirname(dir), { recursive: true });
-    fs.mkdirSync(dir, { mode: 0o755 });
+    if (dir) fs.mkdirSync(path.dirname(d), { recursive: true });
+    fs.mkdirSync(d, { mode: 0o755 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  const st = fs.lstatSync(dir);
+  const st = fs.lstatSync(d);
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-    throw new Error(`sandbox: refusing to use helper cache dir ${dir} (not a directory owned by uid ${uid} and writable only by it)`);
+    throw new Error(`sandbox: refusing to use helper cache dir ${d} (not a directory owned by uid ${uid} and writable only by it)`);
   }
-  return dir;
+  return d;
 }
 
-async function buildHelper(cc: string): Promise<string> {
-  const dir = privateCacheDir();
+/** Compiles the supervisor into `dir` (see helperCacheDir) unless it is there already; returns its path. */
+export async function ensureHelper(cc: string, dir: string | undefined): Promise<string> {
+  return buildHelper(cc, helperCacheDir(dir));
+}
+
+async function buildHelper(cc: string, dir: string): Promise<string> {
   const exe = path.join(dir, `sandbox-exec-${HELPER_HASH}`);
   if (fs.existsSync(exe)) return exe;
   const tmpBase = path.join(dir, `build-${process.pid}-${Date.now()}`);

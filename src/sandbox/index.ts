@@ -1,6 +1,6 @@
 /**
- * The sandbox every program run goes through (compiled reference programs and, later, untrusted
- * LLM-written assembly).
+ * `BubblewrapSandbox`, the implementation of the `Sandbox` interface (sandbox.ts) that every
+ * program run goes through: compiled reference programs and untrusted model-written assembly.
  *
  * Mechanism: bubblewrap (not a util-linux unshare/prlimit chain). Why:
  *  - bwrap builds the whole mount namespace natively in one exec: an empty tmpfs root, the host's
@@ -76,10 +76,12 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chownTree } from './ownership.js';
 import { ensureHelper, HELPER_HASH } from './helper.js';
+import type { Sandbox, SandboxBox, SandboxLimits, SandboxOutcome, SandboxRequest, SandboxResult } from './sandbox.js';
 import { CLOCK_SHIM_HASH, ensureClockShim } from './clock-shim.js';
 import {
   BWRAP,
@@ -92,92 +94,6 @@ import {
   qemuTool,
   toolVersion,
 } from './tools.js';
-
-export interface SandboxLimits {
-  /** default 5000; whole process tree SIGKILLed at expiry */
-  wallMs: number;
-  /** default 5 (RLIMIT_CPU; SIGXCPU at the limit, SIGKILL one second later) */
-  cpuSeconds: number;
-  /** default 1 GiB (RLIMIT_AS; qemu-user runs get QEMU_AS_HEADROOM on top for qemu itself) */
-  memoryBytes: number;
-  /** default 16 MiB (RLIMIT_FSIZE) */
-  fileSizeBytes: number;
-  /** default 64 (RLIMIT_NOFILE) */
-  openFiles: number;
-  /** default 32 (RLIMIT_NPROC, counted per sandbox; threads count too) */
-  processes: number;
-  /** default 1 MiB, cap on stdout and on stderr each */
-  outputBytes: number;
-  /** default 64 MiB: size of each private tmpfs (/tmp, /var/tmp, /dev/shm) */
-  tmpBytes: number;
-}
-
-export interface SandboxRequest {
-  /** e.g. ['./prog'] relative to dir, or ['qemu-aarch64','-L','/usr/aarch64-linux-gnu','./prog'] */
-  argv: string[];
-  /** caller-made temp dir; mounted read-write at /box, which is the cwd and HOME */
-  dir: string;
-  /** default: empty */
-  stdin?: string | Uint8Array;
-  /** added to a scrubbed base env (PATH=/usr/bin:/bin, LANG=C.UTF-8, HOME=/box) */
-  env?: Record<string, string>;
-  /** if set, run under libfaketime starting at this absolute time, e.g. '2001-02-03 04:05:06' */
-  faketime?: string;
-  /**
-   * With `faketime`: a stepped clock instead of a ticking one. Every wall-clock or monotonic read
-   * (time, gettimeofday, clock_gettime, std::chrono) advances the fake time by `wallSeconds`
-   * (libfaketime's `i` mode) and every CPU-clock read (clock(), CLOCK_PROCESS_CPUTIME_ID) by
-   * `cpuNanoseconds` (the clock shim), independently of real time: elapsed-time output is then the
-   * same on every run at one step and differs at another.
-   */
-  clockStep?: { wallSeconds: number; cpuNanoseconds: number };
-  /**
-   * When the program has read all of its stdin and waits for more: `eof` (default) gives it end of
-   * input and lets it go on; `stop` ends the run at once (outcome `waiting-for-input`). Either way
-   * the result's `inputWait` says so.
-   */
-  onInputWait?: 'eof' | 'stop';
-  limits?: Partial<SandboxLimits>;
-  /** abort → kill the whole tree promptly, resolve with outcome 'aborted' */
-  signal?: AbortSignal;
-  /**
-   * Extra host paths to make visible read-only at the same path (e.g. a sysroot outside /usr).
-   * Every parent directory must be searchable by others (bwrap resolves them as the sandbox uid).
-   */
-  readOnlyPaths?: string[];
-  /**
-   * Advanced/testing: force the host uid the program runs as (only when running as root).
-   * Default: a free uid from this process's pool.
-   */
-  uid?: number;
-}
-
-export type SandboxOutcome =
-  | { kind: 'exited'; code: number }
-  | { kind: 'signaled'; signal: string }
-  | { kind: 'timeout'; limit: 'wall' | 'cpu' }
-  | { kind: 'output-too-large'; stream: 'stdout' | 'stderr' }
-  /** Only with `onInputWait: 'stop'`: it read all its input and blocked reading more. */
-  | { kind: 'waiting-for-input' }
-  | { kind: 'aborted' };
-
-export interface SandboxResult {
-  outcome: SandboxOutcome;
-  stdout: Buffer;
-  stderr: Buffer;
-  wallMs: number;
-  /** CPU time (user+sys) of the program process as reported by the supervisor, if known. */
-  cpuMs?: number;
-  /**
-   * Set when the program read all of its stdin and then blocked reading more (observed by the
-   * supervisor: the stdin pipe empty and a thread in read(0)): how many bytes it had read and how
-   * many it had written to stdout by then (`stdout.subarray(0, stdoutBytes)` is what it printed
-   * before it waited).
-   */
-  inputWait?: { consumed: number; stdoutBytes: number };
-}
-
-export { setHelperDir } from './helper.js';
 
 export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   wallMs: 5000,
@@ -224,7 +140,8 @@ function acquireUid(): number {
 // ---------------------------------------------------------------------------------------------
 // tools
 
-interface Tools {
+/** What a bubblewrap sandbox found or built on first use. */
+export interface SandboxTools {
   bwrap: string;
   helper: string;
   cc: string;
@@ -232,21 +149,97 @@ interface Tools {
   rootArgs: string[];
 }
 
-let toolsPromise: Promise<Tools> | undefined;
+/** Finds the tools and builds the supervisor into `helperDir` (see helperCacheDir). */
+async function findTools(helperDir: string | undefined): Promise<SandboxTools> {
+  const bwrap = findExecutable('bwrap');
+  if (!bwrap) throw missingToolError(BWRAP);
+  const cc = findExecutable('gcc') ?? findExecutable('cc');
+  if (!cc) throw missingToolError(CC, 'needed once to build the sandbox supervisor');
+  const helper = await ensureHelper(cc, helperDir);
+  return { bwrap, helper, cc, libfaketime: findLibfaketime(), rootArgs: rootFsArgs() };
+}
 
-function tools(): Promise<Tools> {
-  toolsPromise ??= (async (): Promise<Tools> => {
-    const bwrap = findExecutable('bwrap');
-    if (!bwrap) throw missingToolError(BWRAP);
-    const cc = findExecutable('gcc') ?? findExecutable('cc');
-    if (!cc) throw missingToolError(CC, 'needed once to build the sandbox supervisor');
-    const helper = await ensureHelper(cc);
-    return { bwrap, helper, cc, libfaketime: findLibfaketime(), rootArgs: rootFsArgs() };
-  })().catch((e: unknown) => {
-    toolsPromise = undefined;
-    throw e;
-  });
-  return toolsPromise;
+/** Where a bubblewrap sandbox keeps things. */
+export interface BubblewrapFolders {
+  /**
+   * Where the supervisor and the clock shim are compiled and kept (a project's `cache/sandbox`,
+   * when the sandbox uid can reach it). Default: a private folder under the system temp dir.
+   */
+  helperDir?: string;
+  /**
+   * Where `box()` makes run folders, when the caller's own temp folders cannot be reached by the
+   * sandbox uid (made 0711 on first use). Default: none, `box()` uses the caller's folder.
+   */
+  boxParent?: string;
+}
+
+/**
+ * The sandbox: bubblewrap + the supervisor + libfaketime (see the top of this file). Everything
+ * it finds or builds once (the tools, the supervisor, the clock shim, the box parent) is held by
+ * the instance, so two sandboxes with different folders never share state.
+ */
+export class BubblewrapSandbox implements Sandbox {
+  private toolsPromise: Promise<SandboxTools> | undefined;
+  private shimPromise: Promise<string> | undefined;
+  private boxParentPromise: Promise<string> | undefined;
+
+  constructor(private readonly folders: BubblewrapFolders = {}) {}
+
+  identity(): Promise<Record<string, string | number>> {
+    return sandboxIdentity();
+  }
+
+  run(req: SandboxRequest): Promise<SandboxResult> {
+    return runSandboxed(this, req);
+  }
+
+  async box(fallback: () => Promise<string>): Promise<SandboxBox> {
+    const parentDir = this.folders.boxParent;
+    if (parentDir === undefined) return { dir: await fallback(), release: async () => undefined };
+    this.boxParentPromise ??= (async () => {
+      await fsp.mkdir(parentDir, { recursive: true, mode: 0o711 });
+      await fsp.chmod(parentDir, 0o711);
+      return parentDir;
+    })().catch((e: unknown) => {
+      this.boxParentPromise = undefined;
+      throw e;
+    });
+    const dir = await fsp.mkdtemp(path.join(await this.boxParentPromise, 'box-'));
+    return { dir, release: () => fsp.rm(dir, { recursive: true, force: true }) };
+  }
+
+  async check(): Promise<void> {
+    await this.tools();
+    if (!findLibfaketime()) throw missingToolError(LIBFAKETIME, 'needed for the faketime option');
+    // Smoke test: catches kernels/containers without unprivileged user namespaces.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asmgraph-sbcheck-'));
+    try {
+      const r = await this.run({ argv: ['/bin/true'], dir, limits: { wallMs: 10_000 } });
+      if (r.outcome.kind !== 'exited' || r.outcome.code !== 0) {
+        throw new Error(`sandbox: smoke test failed (${JSON.stringify(r.outcome)}): ${r.stderr.toString()}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The tools, once per sandbox (a failure is not remembered: installing the tool fixes it). */
+  tools(): Promise<SandboxTools> {
+    this.toolsPromise ??= findTools(this.folders.helperDir).catch((e: unknown) => {
+      this.toolsPromise = undefined;
+      throw e;
+    });
+    return this.toolsPromise;
+  }
+
+  /** The clock shim's path, built beside the supervisor once per sandbox. */
+  clockShim(cc: string): Promise<string> {
+    this.shimPromise ??= ensureClockShim(cc, this.folders.helperDir).catch((e: unknown) => {
+      this.shimPromise = undefined;
+      throw e;
+    });
+    return this.shimPromise;
+  }
 }
 
 /**
@@ -294,25 +287,13 @@ function freshMountArgs(tmpBytes: number): string[] {
   ];
 }
 
-/** Throws a clear Error naming the Debian package if a needed tool is missing. */
-export async function checkSandboxTools(): Promise<void> {
-  await tools();
-  if (!findLibfaketime()) throw missingToolError(LIBFAKETIME, 'needed for the faketime option');
-  // Smoke test: catches kernels/containers without unprivileged user namespaces.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asmgraph-sbcheck-'));
-  try {
-    const r = await runSandboxed({ argv: ['/bin/true'], dir, limits: { wallMs: 10_000 } });
-    if (r.outcome.kind !== 'exited' || r.outcome.code !== 0) {
-      throw new Error(`sandbox: smoke test failed (${JSON.stringify(r.outcome)}): ${r.stderr.toString()}`);
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 let identityPromise: Promise<Record<string, string | number>> | undefined;
 
-/** What enters cache keys: tool versions and the effective default limits. */
+/**
+ * What enters cache keys: tool versions and the effective default limits (`Sandbox.identity()` of
+ * every bubblewrap sandbox: it does not depend on its folders). Remembered for the process, as the
+ * tools' versions are (tools.ts): facts of the host, not state.
+ */
 export function sandboxIdentity(): Promise<Record<string, string | number>> {
   identityPromise ??= (async () => {
     const [bwrap, qemuA64, qemuRv64] = await Promise.all([
@@ -393,7 +374,7 @@ async function waitGone(pid: number, maxMs: number): Promise<void> {
   }
 }
 
-export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> {
+async function runSandboxed(sb: BubblewrapSandbox, req: SandboxRequest): Promise<SandboxResult> {
   const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...(req.limits ?? {}) };
   for (const [k, v] of Object.entries(limits)) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`sandbox: limit ${k} must be a positive number, got ${v}`);
@@ -403,7 +384,7 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
   if (req.signal?.aborted) {
     return { outcome: { kind: 'aborted' }, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), wallMs: 0 };
   }
-  const t = await tools();
+  const t = await sb.tools();
   const argv0 = req.argv[0]!;
   if (isQemu(argv0) && !findExecutable(argv0)) throw missingToolError(qemuTool(path.basename(argv0)));
   if (req.faketime !== undefined && !t.libfaketime) throw missingToolError(LIBFAKETIME);
@@ -429,7 +410,7 @@ export async function runSandboxed(req: SandboxRequest): Promise<SandboxResult> 
     ...(req.env ?? {}),
   };
   if (req.clockStep && req.faketime === undefined) throw new Error('sandbox: clockStep needs faketime');
-  const shim = req.clockStep ? await ensureClockShim(t.cc) : undefined;
+  const shim = req.clockStep ? await sb.clockShim(t.cc) : undefined;
   if (req.faketime !== undefined) {
     env.LD_PRELOAD = shim ? `${CLOCK_SHIM_IN_SANDBOX}:${t.libfaketime!}` : t.libfaketime!;
     // The time goes into $HOME/.faketimerc (HOME is the work dir), not into the environment:

@@ -15,6 +15,14 @@ export const SYSTEM_TEMPLATE = [
   'Before writing the Assembler code in your responses, always write C++ code first, preferably use pure C++.',
 ].join('\n');
 
+/** The seed's own system message, word for word (its compiler and OS named literally). */
+export const SEED_SYSTEM = [
+  'You are a coding assistant AI specialised in writing x86-64 g++ Assembler code.',
+  'The Assembler code you provide is for 64-bit Intel Core i7 8th gen CPU and Linux Ubuntu Mate operating system.',
+  'The Assembler code is x86-64 and can be further compiled with g++ 13.2.0 (Ubuntu 13.2.0-23ubuntu4).',
+  'Before writing the Assembler code in your responses, always write C++ code first, preferably use pure C++.',
+].join('\n');
+
 const PLACEHOLDERS = ['compiler', 'triple', 'os'];
 
 export function usesPlaceholders(template: string): boolean {
@@ -33,8 +41,8 @@ function osName(): string {
   return 'Linux';
 }
 
-export async function systemIdentity(projectRoot: string, toolchain: string): Promise<JsonObject> {
-  const tc = await toolchainIdentity(await loadToolchain(projectRoot, toolchain));
+export async function systemIdentity(projectRoot: string, toolchain: string, facts?: Facts): Promise<JsonObject> {
+  const tc = await toolchainIdentity(await loadToolchain(projectRoot, toolchain, facts), facts);
   return { compiler: String(tc.cxxVersion), triple: String(tc.dumpmachine), os: osName() };
 }
 
