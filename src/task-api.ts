@@ -188,6 +188,20 @@ export interface PrepareContext {
   params: JsonObject;
   /** The variant dimensions this target expands to, when it declares a matrix. */
   vars?: Record<string, string>;
+  /** Slow facts remembered across builds under a stamp of the files they depend on. */
+  facts?: Facts;
+  /** The build's sandbox (its identity enters the keys of kinds that run programs). */
+  sandbox?: Sandbox;
+}
+
+/**
+ * Facts about the machine that are slow to learn (a compiler's `--version`), kept across builds.
+ * `stamp` says what the fact depends on (`fileStamp` of the compiler, in src/store/facts.ts): a
+ * fact is returned only under the stamp it was stored with.
+ */
+export interface Facts {
+  get(key: string, stamp: string): Json | undefined;
+  set(key: string, stamp: string, value: Json): void;
 }
 
 export interface OutputSpec {

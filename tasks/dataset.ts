@@ -130,7 +130,7 @@ export const datasetKind: ReduceKind = {
   async prepare(ctx) {
     const template = (ctx.params as DatasetParams).system ?? SYSTEM_TEMPLATE;
     if (!usesPlaceholders(template)) return {};
-    return systemIdentity(ctx.projectRoot, (ctx.params as DatasetParams).toolchain ?? (await defaultToolchain(ctx.projectRoot)));
+    return systemIdentity(ctx.projectRoot, (ctx.params as DatasetParams).toolchain ?? (await defaultToolchain(ctx.projectRoot)), ctx.facts);
   },
   async run(input: ReduceInput, ctx: RunContext): Promise<TaskResult> {
     const p = ctx.params as DatasetParams;

@@ -107,7 +107,7 @@ export class Build {
     // many exist at once, so a 10,000-item build does not keep 10,000 of them waiting for a CPU slot.
     this.admit = new Gate(Math.max(64, 16 * (concurrency.cpu + concurrency.llm)));
     const flags = opts.flags ?? { yes: false };
-    this.keyer = new Keyer(this.root);
+    this.keyer = new Keyer(this.root, store.facts, () => (opts.sandbox ??= projectSandbox(this.root)));
     this.gathering = new Gathering({
       running: () => this.scheduler.runningCount, interrupted: () => this.interrupted, signal: opts.signal,
       emit: this.emit, flags, resumeDir: (target) => resumeDir(store, target),

@@ -8,7 +8,8 @@
 import { canonicalJson } from '../hash.js';
 import type { TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
-import type { ItemView, Json, JsonObject, MapKind } from '../task-api.js';
+import type { Facts, ItemView, Json, JsonObject, MapKind } from '../task-api.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 import { envFingerprint, itemFingerprint, sharedPart, splitKey, targetInputsDigest } from './keys.js';
 
 export interface NodeKey {
@@ -24,7 +25,7 @@ export class Keyer {
   private readonly resolvedIdentities = new Map<string, JsonObject>();
   private readonly shared = new Map<string, { record: JsonObject; hash: string }>();
 
-  constructor(private readonly projectRoot: string) {}
+  constructor(private readonly projectRoot: string, private readonly facts?: Facts, private readonly sandbox?: () => Sandbox) {}
 
   /** The kind's identity for these params (its prepare(): toolchain version, flags, ...), once per target and params. */
   identity(def: TargetDef, params: JsonObject, vars?: Record<string, string>): Promise<JsonObject> {
@@ -33,7 +34,7 @@ export class Keyer {
     const k = this.identityKey(def, params);
     let p = this.identities.get(k);
     if (!p) {
-      p = kind.prepare({ projectRoot: this.projectRoot, target: def.name, params, vars });
+      p = kind.prepare({ projectRoot: this.projectRoot, target: def.name, params, vars, facts: this.facts, sandbox: this.sandbox?.() });
       this.identities.set(k, p);
       p.then((v) => this.resolvedIdentities.set(k, v), () => {});
     }

@@ -348,7 +348,8 @@ export class DryRunRunner implements Runner {
   }
 
   /** Only hashes whose blobs are stored (see sourceFile). */
-  save(): Promise<void> {
-    return this.env.store.hasher.save();
+  async save(): Promise<void> {
+    await this.env.store.hasher.save();
+    await this.env.store.facts.save();
   }
 }

@@ -74,6 +74,7 @@
  *  ~5 ms; the supervisor (static, one extra fork+exec) ~1-4 ms; chown of a small dir < 1 ms.
  *  The "overhead" test in test/sandbox.test.ts re-measures and prints it.
  */
+import type { Facts } from '../task-api.js';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
@@ -185,8 +186,8 @@ export class BubblewrapSandbox implements Sandbox {
 
   constructor(private readonly folders: BubblewrapFolders = {}) {}
 
-  identity(): Promise<Record<string, string | number>> {
-    return sandboxIdentity();
+  identity(facts?: Facts): Promise<Record<string, string | number>> {
+    return sandboxIdentity(facts);
   }
 
   run(req: SandboxRequest): Promise<SandboxResult> {
@@ -294,12 +295,12 @@ let identityPromise: Promise<Record<string, string | number>> | undefined;
  * every bubblewrap sandbox: it does not depend on its folders). Remembered for the process, as the
  * tools' versions are (tools.ts): facts of the host, not state.
  */
-export function sandboxIdentity(): Promise<Record<string, string | number>> {
+export function sandboxIdentity(facts?: Facts): Promise<Record<string, string | number>> {
   identityPromise ??= (async () => {
     const [bwrap, qemuA64, qemuRv64] = await Promise.all([
-      toolVersion('bwrap'),
-      toolVersion('qemu-aarch64'),
-      toolVersion('qemu-riscv64'),
+      toolVersion('bwrap', facts),
+      toolVersion('qemu-aarch64', facts),
+      toolVersion('qemu-riscv64', facts),
     ]);
     const id: Record<string, string | number> = {
       'sandbox.mechanism': 'bwrap+sandbox-exec',

@@ -29,7 +29,7 @@ export function projectSandbox(root: string): Sandbox {
     return impl;
   };
   return {
-    identity: async () => (await get()).identity(),
+    identity: async (facts) => (await get()).identity(facts),
     run: async (req) => (await get()).run(req),
     box: async (fallback) => (await get()).box(fallback),
     check: async () => (await get()).check(),

@@ -5,6 +5,7 @@
  * libfaketime); the engine makes one per build from the project's folders (project.ts) and hands
  * it to every task as `RunContext.sandbox`.
  */
+import type { Facts } from '../task-api.js';
 
 export interface SandboxLimits {
   /** default 5000; whole process tree SIGKILLed at expiry */
@@ -104,7 +105,7 @@ export interface Sandbox {
    * What enters cache keys: the mechanism and its protocol, the tools' versions, the default
    * limits. Never the folders: moving the helper does not change what a program does.
    */
-  identity(): Promise<Record<string, string | number>>;
+  identity(facts?: Facts): Promise<Record<string, string | number>>;
   /** Runs one program with its work folder mounted at /box; resolves when no process of it is left. */
   run(req: SandboxRequest): Promise<SandboxResult>;
   /**

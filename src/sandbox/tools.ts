@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as NEEDS from '../setup/system-packages.js';
+import { fileStamp } from '../store/facts.js';
+import type { Facts } from '../task-api.js';
 
 const execFileP = promisify(execFile);
 
@@ -58,13 +60,20 @@ export function qemuTool(name: string): Tool {
 const versionCache = new Map<string, Promise<string>>();
 
 /** First line of `exe --version`, or 'missing'. Memoized per process. */
-export function toolVersion(exe: string): Promise<string> {
+export function toolVersion(exe: string, facts?: Facts): Promise<string> {
   let v = versionCache.get(exe);
   if (!v) {
     const found = findExecutable(exe);
-    v = found
+    // Asked in an earlier build, and the executable is the same file since: not asked again.
+    const stamp = found && facts ? fileStamp(found) : undefined;
+    const remembered = stamp ? facts!.get(`tool-version ${found}`, stamp) : undefined;
+    v = typeof remembered === 'string' ? Promise.resolve(remembered) : found
       ? execFileP(found, ['--version'], { timeout: 10_000 }).then(
-          (r) => (r.stdout || r.stderr).split('\n')[0]!.trim(),
+          (r) => {
+            const line = (r.stdout || r.stderr).split('\n')[0]!.trim();
+            if (stamp) facts!.set(`tool-version ${found}`, stamp, line);
+            return line;
+          },
           () => 'unknown',
         )
       : Promise.resolve('missing');

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { TempPlace } from '../fsutil.js';
 import { LocalActionCache } from './action-cache.js';
 import { LocalBlobStore } from './cas.js';
+import { FactCache } from './facts.js';
 import { FileHasher } from './file-hasher.js';
 import { TargetStateStore } from './target-state.js';
 
@@ -18,6 +19,8 @@ export class Store {
   readonly actions: LocalActionCache;
   readonly states: TargetStateStore;
   readonly hasher: FileHasher;
+  /** Slow machine facts (a compiler's --version) remembered across builds (facts.ts). */
+  readonly facts: FactCache;
   readonly tmpDir: string;
   /** Where every write of this store and of the outputs it materializes is staged (set by `open`). */
   readonly temp: TempPlace = {};
@@ -27,6 +30,7 @@ export class Store {
     this.actions = new LocalActionCache(path.join(dir, 'ac'), this.temp);
     this.states = new TargetStateStore(path.join(dir, 'state', 'targets'), this.temp);
     this.hasher = new FileHasher(path.join(dir, 'state', 'files.json'), this.temp);
+    this.facts = new FactCache(path.join(dir, 'state', 'facts.json'), this.temp);
     this.tmpDir = path.join(dir, 'tmp');
   }
 
@@ -47,5 +51,6 @@ export class Store {
   async save(): Promise<void> {
     await this.states.save();
     await this.hasher.save();
+    await this.facts.save();
   }
 }

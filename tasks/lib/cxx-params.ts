@@ -4,7 +4,7 @@
  * the g++ flags, the toolchain loaded from `toolchain/`, the identity of a `g++ -S` output, the
  * precompiled header. They must agree between compile and validate for a validation to mean anything.
  */
-import type { Json, JsonObject, RunContext } from '../../src/task-api.js';
+import type { Facts, Json, JsonObject, RunContext } from '../../src/task-api.js';
 import { hashJson } from '../../src/hash.js';
 import { FILTERS, type Filter } from './asm-clean.js';
 import { buildPch, DEFAULT_PCH_HEADERS, pchHeaderFor } from './pch.js';

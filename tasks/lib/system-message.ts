@@ -5,7 +5,7 @@
  * (`g++ 13.2.0 (Ubuntu 13.2.0-23ubuntu4)`, `Linux Ubuntu Mate`).
  */
 import { readFileSync } from 'node:fs';
-import type { JsonObject } from '../../src/task-api.js';
+import type { Facts, JsonObject } from '../../src/task-api.js';
 import { loadToolchain, toolchainIdentity } from './toolchain.js';
 
 export const SYSTEM_TEMPLATE = [

@@ -6,7 +6,8 @@ import { statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { InfraError, type JsonObject } from '../../src/task-api.js';
+import { InfraError, type Facts, type Json, type JsonObject } from '../../src/task-api.js';
+import { commandStamp, fileStamp } from '../../src/store/facts.js';
 import { runProcess, SpawnError } from './proc.js';
 
 // yaml is loaded on first parse (most runs find every toolchain already parsed, or need none).
@@ -106,7 +107,7 @@ export function parseToolchain(doc: unknown, file: string, expectedName?: string
 }
 
 /** Loads and validates `toolchain/<name>.yaml`; an unknown name lists the known ones. */
-export async function loadToolchain(projectRoot: string, name: string): Promise<Toolchain> {
+export async function loadToolchain(projectRoot: string, name: string, facts?: Facts): Promise<Toolchain> {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new InfraError(`invalid toolchain name '${name}'`);
   const file = path.join(toolchainDir(projectRoot), `${name}.yaml`);
   // Every compile and validate node asks: parse each file once per version of it.
@@ -114,6 +115,14 @@ export async function loadToolchain(projectRoot: string, name: string): Promise<
   const stamp = st && `${st.size}:${st.mtimeMs}:${st.ino}`;
   const known = stamp ? parsedToolchains.get(file) : undefined;
   if (known && known.stamp === stamp) return known.tc;
+  // Parsed in an earlier build and unchanged since: no YAML parser (it costs a no-op ~20 ms).
+  const lasting = facts && fileStamp(file);
+  const remembered = lasting ? facts.get(`toolchain-file ${file}`, lasting) : undefined;
+  if (remembered !== undefined) {
+    const tc = parseToolchain(remembered, file, name);
+    if (stamp) parsedToolchains.set(file, { stamp, tc });
+    return tc;
+  }
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -130,6 +139,7 @@ export async function loadToolchain(projectRoot: string, name: string): Promise<
     fail(file, `YAML parse error: ${(e as Error).message}`);
   }
   const tc = parseToolchain(doc, file, name);
+  if (facts && lasting) facts.set(`toolchain-file ${file}`, lasting, doc as Json);
   // A file changed within the last moments could change again with the same size and mtime.
   if (stamp && Date.now() - st.mtimeMs > 2000) parsedToolchains.set(file, { stamp, tc });
   return tc;
@@ -171,15 +181,29 @@ const identityCache = new Map<string, Promise<JsonObject>>();
  * Memoised per process (per distinct definition). Throws InfraError when the compiler or the
  * runner is missing, or when `cxx -dumpmachine` disagrees with `triple`.
  */
-export function toolchainIdentity(tc: Toolchain): Promise<JsonObject> {
+export function toolchainIdentity(tc: Toolchain, facts?: Facts): Promise<JsonObject> {
   const key = JSON.stringify([tc.name, tc.triple, tc.cxx, tc.flags, tc.linkFlags, tc.run, tc.cleanFlags]);
   let p = identityCache.get(key);
   if (!p) {
-    p = computeIdentity(tc);
+    p = rememberedIdentity(tc, key, facts);
     identityCache.set(key, p);
     p.catch(() => identityCache.delete(key));
   }
   return p;
+}
+
+/**
+ * The identity learned in an earlier build, while the compiler and the runner are the same files
+ * (same real path, size, times and inode: an upgrade replaces them); else learned and remembered.
+ */
+async function rememberedIdentity(tc: Toolchain, key: string, facts: Facts | undefined): Promise<JsonObject> {
+  const stamps = facts ? [commandStamp(tc.cxx), tc.run.length ? commandStamp(tc.run[0]!) : '-'] : [];
+  const stamp = facts && stamps.every((s) => s !== undefined) ? stamps.join('\n') : undefined;
+  const remembered = stamp ? facts!.get(`toolchain-identity ${key}`, stamp) : undefined;
+  if (remembered && typeof remembered === 'object' && !Array.isArray(remembered)) return remembered;
+  const identity = await computeIdentity(tc);
+  if (stamp) facts!.set(`toolchain-identity ${key}`, stamp, identity);
+  return identity;
 }
 
 async function computeIdentity(tc: Toolchain): Promise<JsonObject> {
