@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Build } from '../src/engine/build.js';
 import type { EngineEvent } from '../src/engine/events.js';
 import { openPipeline, storeOf } from '../src/project.js';
+import { builtinKinds } from '../tasks/registry.js';
 import { BubblewrapSandbox } from '../src/sandbox/index.js';
 import type { Sandbox, SandboxRequest } from '../src/sandbox/sandbox.js';
 import { makeProject, toolchainFiles } from './support/cli.js';
@@ -103,7 +104,7 @@ targets:
       box: (fallback) => real.box(fallback),
       check: () => real.check(),
     };
-    const p = await openPipeline(path.join(dir, 'pipeline.yaml'));
+    const p = await openPipeline(builtinKinds, path.join(dir, 'pipeline.yaml'));
     const store = storeOf(p);
     await store.open();
     const events: EngineEvent[] = [];
