@@ -11,17 +11,7 @@ import { viewsDigest } from '../src/engine/keys.js';
 import { joinItem, assignItems, type TargetRun } from '../src/engine/items.js';
 import type { TargetDef } from '../src/pipeline/model.js';
 import type { ItemView, JsonObject, MapKind } from '../src/task-api.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../bench/gen-programs.js';
 
 const hex = (r: () => number) => Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(r() * 16)]).join('');
 

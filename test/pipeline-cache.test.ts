@@ -27,6 +27,22 @@ async function memoFiles(dir: string): Promise<string[]> {
   return fsp.readdir(path.join(dir, 'cache', 'pipeline')).catch(() => []);
 }
 
+type Checked = { kinds: string[]; kindsHash: string; data: { targets: { upper: { params: { run: string } } } } };
+
+/** The one remembered check of a project built once, and a way to put it back changed (with a valid checksum). */
+async function rememberedCheck(dir: string): Promise<{ checked: Checked; rewrite: (c: Checked) => Promise<void> }> {
+  const [name] = await memoFiles(dir);
+  const file = path.join(dir, 'cache', 'pipeline', name!);
+  const entry = JSON.parse(await fsp.readFile(file, 'utf8')) as { sum: string; checked: string };
+  return {
+    checked: JSON.parse(entry.checked) as Checked,
+    rewrite: async (c) => {
+      const text = JSON.stringify(c);
+      await fsp.writeFile(file, JSON.stringify({ sum: createHash('sha256').update(text).digest('hex'), checked: text }));
+    },
+  };
+}
+
 describe('the remembered pipeline check', () => {
   it('a dry run writes none; a build writes one; the next build uses it and builds the same', async () => {
     const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
@@ -44,14 +60,10 @@ describe('the remembered pipeline check', () => {
     const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
     dirs.push(dir);
     expect((await runCli(dir, [])).code).toBe(0);
-    const [name] = await memoFiles(dir);
-    const file = path.join(dir, 'cache', 'pipeline', name!);
     // Swap the remembered command (with a valid checksum): a run that used the text would upper-case.
-    const entry = JSON.parse(await fsp.readFile(file, 'utf8')) as { sum: string; checked: string };
-    const checked = JSON.parse(entry.checked) as { data: { targets: { upper: { params: { run: string } } } } };
+    const { checked, rewrite } = await rememberedCheck(dir);
     checked.data.targets.upper.params.run = 'cat "$IN" > "$OUT"';
-    const text = JSON.stringify(checked);
-    await fsp.writeFile(file, JSON.stringify({ sum: createHash('sha256').update(text).digest('hex'), checked: text }));
+    await rewrite(checked);
     expect(summaryOf(await runCli(dir, ['--json']))).toMatchObject({ ok: true, executed: 1 });
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('alpha\n');
   });
@@ -74,17 +86,13 @@ describe('the remembered pipeline check', () => {
     const dir = await makeProject({ 'pipeline.yaml': PIPELINE, 'src/a.txt': 'alpha\n' });
     dirs.push(dir);
     expect((await runCli(dir, [])).code).toBe(0);
-    const [name] = await memoFiles(dir);
-    const file = path.join(dir, 'cache', 'pipeline', name!);
-    const entry = JSON.parse(await fsp.readFile(file, 'utf8')) as { sum: string; checked: string };
-    const checked = JSON.parse(entry.checked) as { kinds: string[]; kindsHash: string; data: { targets: { upper: { params: { run: string } } } } };
+    const { checked, rewrite } = await rememberedCheck(dir);
     expect(checked.kinds).toEqual(['command', 'files']);
     // As if a kind's schema or version had changed since (another hash): the swapped command
     // must not be used, the text is checked and built as it reads.
     checked.data.targets.upper.params.run = 'cat "$IN" > "$OUT"';
     checked.kindsHash = '0'.repeat(64);
-    const text = JSON.stringify(checked);
-    await fsp.writeFile(file, JSON.stringify({ sum: createHash('sha256').update(text).digest('hex'), checked: text }));
+    await rewrite(checked);
     expect(summaryOf(await runCli(dir, ['--json', '--force']))).toMatchObject({ ok: true, executed: 1 });
     expect(await fsp.readFile(path.join(dir, 'build/upper/a.txt'), 'utf8')).toBe('ALPHA\n');
   });

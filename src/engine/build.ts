@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Pipeline, TargetDef } from '../pipeline/model.js';
 import { directDeps } from '../pipeline/model.js';
 import { CorruptEntryError, type ActionCache, type ActionRecord, type BlobStore, type NodeState, type Store } from '../store/index.js';
-import type { FileRef, ItemView, Json, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, SourceKind, TaskResult } from '../task-api.js';
+import type { FileRef, ItemView, Json, JsonObject, MapKind, ReduceKind, RunFlags, SourceKind } from '../task-api.js';
 import { errorMessage } from '../errors.js';
 import { OutputApplier } from './apply.js';
 import { Artifacts } from './artifacts.js';
@@ -24,7 +24,7 @@ import {
 import { Keyer } from './keyer.js';
 import { viewsDigest } from './keys.js';
 import { outputsIntact } from './materialize.js';
-import { DryRunRunner, RealRunner, resumeDir, type NodeRef, type Producer, type Runner } from './runners.js';
+import { DryRunRunner, RealRunner, resumeDir, type NodeJob, type NodeRef, type Producer, type Runner } from './runners.js';
 import { Gate, holding, Pools, Scheduler } from './scheduler.js';
 import { projectSandbox } from '../sandbox/project.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -52,21 +52,12 @@ export interface BuildOptions {
   sandbox?: Sandbox;
 }
 
-/** What a node runs with once its inputs are known. */
-interface NodeSpec {
-  t: TargetRun;
-  nodeKey: string;
-  ref: NodeRef;
-  item?: ItemDesc;
-  stem: string;
-  params: JsonObject;
+/** A node once its inputs are known: the runner's job before it is keyed. */
+type NodeSpec = Omit<NodeJob, 'identity' | 'key' | 'before'> & {
   /** Its inputs' fingerprints (Keyer.mapInputs / reduceInput). */
   inputs: Record<string, Json>;
-  producers: Producer[];
   origins: Record<string, InputOrigin>;
-  run: (ctx: RunContext) => Promise<TaskResult>;
-  plan?: (ctx: PlanContext) => Promise<string[]>;
-}
+};
 
 export class Build {
   private readonly runs = new Map<string, TargetRun>();
