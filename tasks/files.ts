@@ -10,7 +10,7 @@
  * `.stdin.txt` (with a warning). Cases enter the keys of the kinds that read them (validate, eval),
  * watch mode watches them and `--explain` names them (`inputs.source.files.cases/b.txt: …`).
  */
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { glob } from 'tinyglobby';
@@ -79,6 +79,7 @@ export const filesKind: SourceKind = {
     const rootReal = await fsp.realpath(ctx.projectRoot);
     /** Per folder: where it really is, and whether that is inside the project. */
     const dirReal = new Map<string, { real: string; inside: boolean }>();
+    const listing = new FolderListing(ctx.projectRoot);
     const inside = (real: string) => !path.relative(rootReal, real).startsWith('..');
     for (const g of globs) {
       const matches = (await glob(g, { cwd: ctx.projectRoot, ignore: p.exclude ?? [], onlyFiles: true, followSymbolicLinks: true })).sort();
@@ -139,10 +140,10 @@ export const filesKind: SourceKind = {
         const paths: Record<string, string> = { [mainName]: rel };
         for (const [name, pattern] of Object.entries(p.sidecars ?? {})) {
           const side = pattern.replace('{stem}', stem);
-          const sst = statSync(path.join(ctx.projectRoot, side), { throwIfNoEntry: false });
+          const sst = listing.has(side) ? statSync(path.join(ctx.projectRoot, side), { throwIfNoEntry: false }) : undefined;
           if (sst?.isFile() && sst.size <= maxBytes) paths[name] = side;
         }
-        await addCases(ctx.projectRoot, stem, cases, maxBytes, paths, warnings);
+        await addCases(ctx.projectRoot, stem, cases, maxBytes, paths, warnings, listing);
         items.set(base, { base, status: 'ok', paths });
       }
     }
@@ -203,11 +204,12 @@ function casePatterns(c: boolean | { file?: string; dir?: string } | undefined):
  */
 async function addCases(
   root: string, stem: string, c: { file?: string; dir?: string }, maxBytes: number, paths: Record<string, string>, warnings: string[],
+  listing: FolderListing,
 ): Promise<void> {
   const single = c.file ? c.file.replace('{stem}', stem) : undefined;
-  const singleSt = single ? statSync(path.join(root, single), { throwIfNoEntry: false }) : undefined;
+  const singleSt = single && listing.has(single) ? statSync(path.join(root, single), { throwIfNoEntry: false }) : undefined;
   const dir = c.dir ? c.dir.replace('{stem}', stem) : undefined;
-  const dirSt = dir ? statSync(path.join(root, dir), { throwIfNoEntry: false }) : undefined;
+  const dirSt = dir && listing.has(dir) ? statSync(path.join(root, dir), { throwIfNoEntry: false }) : undefined;
   if (dir && dirSt?.isDirectory()) {
     const names = (await fsp.readdir(path.join(root, dir))).filter((n) => !n.startsWith('.')).sort();
     let n = 0;
@@ -229,5 +231,31 @@ async function addCases(
   if (single && singleSt?.isFile()) {
     if (singleSt.size > maxBytes) warnings.push(`${single} is ${singleSt.size} bytes, over maxBytes (${maxBytes}); not used as a test case`);
     else paths.stdin = single;
+  }
+}
+
+/**
+ * Which names exist, one folder listing per folder: a program's sidecars and test cases are
+ * looked up here before they are stat'ed, so a corpus of 10,000 programs without cases costs a
+ * few readdirs, not 20,000 failed stats.
+ */
+class FolderListing {
+  private readonly names = new Map<string, Set<string>>();
+
+  constructor(private readonly root: string) {}
+
+  has(rel: string): boolean {
+    const abs = path.join(this.root, rel);
+    const dir = path.dirname(abs);
+    let names = this.names.get(dir);
+    if (!names) {
+      try {
+        names = new Set(readdirSync(dir));
+      } catch {
+        names = new Set();
+      }
+      this.names.set(dir, names);
+    }
+    return names.has(path.basename(abs));
   }
 }
