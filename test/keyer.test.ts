@@ -41,10 +41,9 @@ function view(key: string, files: Record<string, string>, meta: JsonObject = {})
   return { key, base: key, vars: {}, status: 'ok', files: Object.fromEntries(Object.entries(files).map(([n, h]) => [n, { hash: h, size: 1 }])), meta };
 }
 
-function runOf(name: string, views: ItemView[], d: TargetDef): TargetRun {
+function runOf(views: ItemView[], d: TargetDef): TargetRun {
   const t: TargetRun = { def: d, views: new Map(views.map((v) => [v.key, v])), pending: new Set() };
   assignItems(t, views.map((v) => ({ key: v.key, base: v.base, vars: {} })));
-  void name;
   return t;
 }
 
@@ -52,7 +51,7 @@ function runOf(name: string, views: ItemView[], d: TargetDef): TargetRun {
 function nodeKeys(w: World): Map<string, string> {
   const d = def(w.params, w.version);
   const keyer = new Keyer('/nowhere');
-  const asm = runOf('asm', w.asm, d);
+  const asm = runOf(w.asm, d);
   const keys = new Map<string, string>();
   for (const s of w.src) {
     const inputs: Record<string, ItemView> = { from: s };

@@ -98,7 +98,9 @@ export class Build {
     // many exist at once, so a 10,000-item build does not keep 10,000 of them waiting for a CPU slot.
     this.admit = new Gate(Math.max(64, 16 * (concurrency.cpu + concurrency.llm)));
     const flags = opts.flags ?? { yes: false };
-    this.keyer = new Keyer(this.root, store.facts, () => (opts.sandbox ??= projectSandbox(this.root)));
+    // The build's sandbox, made on first use (a build that runs no program never loads it).
+    const sandbox = () => (opts.sandbox ??= projectSandbox(this.root));
+    this.keyer = new Keyer(this.root, store.facts, sandbox);
     this.gathering = new Gathering({
       running: () => this.scheduler.runningCount, interrupted: () => this.interrupted, signal: opts.signal,
       emit: this.emit, flags, resumeDir: (target) => resumeDir(store, target),
@@ -106,7 +108,7 @@ export class Build {
     this.applier = new OutputApplier({ pipeline, store, blobs, emit: this.emit, userMessage: (t, b, m) => this.userMessage(t, b, m) });
     const env = {
       pipeline, store, blobs, actions: this.actions, emit: this.emit, flags, concurrency, signal: opts.signal,
-      interrupted: () => this.interrupted, sandbox: () => (opts.sandbox ??= projectSandbox(this.root)),
+      interrupted: () => this.interrupted, sandbox,
     };
     this.runner = opts.dryRun
       ? new DryRunRunner(env)
@@ -490,7 +492,8 @@ export class Build {
     const { t, nodeKey, ref, item } = n;
     const def = t.def;
     const t0 = Date.now();
-    const identity = await this.keyer.identityOf(def, n.params, item?.vars);
+    // Known after a target's first node: no await per node (a 10,000-item target keys them all).
+    const identity = this.keyer.identityNow(def, n.params) ?? (await this.keyer.identity(def, n.params, item?.vars));
     const key = this.keyer.nodeKey(def, n.params, identity, n.inputs);
     const prev = this.store.states.get(def.name)?.nodes[nodeKey];
     const job = { t, nodeKey, ref, item, stem: n.stem, params: n.params, identity, key, before: prev?.out, producers: n.producers, run: n.run, plan: n.plan };

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Pipeline } from '../pipeline/model.js';
-import { CorruptEntryError, type ActionCache, type ActionRecord, type BlobStore, type Store } from '../store/index.js';
+import { CorruptEntryError, type ActionCache, type ActionRecord, type BlobStore, type OutStat, type Store } from '../store/index.js';
 import type {
   FileRef, ItemView, JsonObject, MapKind, PlanContext, ReduceKind, RunContext, RunFlags, TaskResult,
 } from '../task-api.js';
@@ -47,7 +47,7 @@ export interface NodeJob {
   identity: JsonObject;
   key: NodeKey;
   /** The outputs the last build put in the work tree for this node. */
-  before?: Record<string, import('../store/index.js').OutStat>;
+  before?: Record<string, OutStat>;
   producers: Producer[];
   run: (ctx: RunContext) => Promise<TaskResult>;
   plan?: (ctx: PlanContext) => Promise<string[]>;

@@ -180,11 +180,22 @@ export interface BubblewrapFolders {
  * the instance, so two sandboxes with different folders never share state.
  */
 export class BubblewrapSandbox implements Sandbox {
-  private toolsPromise: Promise<SandboxTools> | undefined;
-  private shimPromise: Promise<string> | undefined;
-  private boxParentPromise: Promise<string> | undefined;
+  private readonly made = new Map<string, Promise<unknown>>();
 
   constructor(private readonly folders: BubblewrapFolders = {}) {}
+
+  /** `make()` once per sandbox; a failure is not remembered (installing the tool fixes it). */
+  private once<T>(what: string, make: () => Promise<T>): Promise<T> {
+    let p = this.made.get(what) as Promise<T> | undefined;
+    if (!p) {
+      p = make().catch((e: unknown) => {
+        this.made.delete(what);
+        throw e;
+      });
+      this.made.set(what, p);
+    }
+    return p;
+  }
 
   identity(facts?: Facts): Promise<Record<string, string | number>> {
     return sandboxIdentity(facts);
@@ -197,15 +208,12 @@ export class BubblewrapSandbox implements Sandbox {
   async box(fallback: () => Promise<string>): Promise<SandboxBox> {
     const parentDir = this.folders.boxParent;
     if (parentDir === undefined) return { dir: await fallback(), release: async () => undefined };
-    this.boxParentPromise ??= (async () => {
+    const parent = await this.once('box parent', async () => {
       await fsp.mkdir(parentDir, { recursive: true, mode: 0o711 });
       await fsp.chmod(parentDir, 0o711);
       return parentDir;
-    })().catch((e: unknown) => {
-      this.boxParentPromise = undefined;
-      throw e;
     });
-    const dir = await fsp.mkdtemp(path.join(await this.boxParentPromise, 'box-'));
+    const dir = await fsp.mkdtemp(path.join(parent, 'box-'));
     return { dir, release: () => fsp.rm(dir, { recursive: true, force: true }) };
   }
 
@@ -224,22 +232,14 @@ export class BubblewrapSandbox implements Sandbox {
     }
   }
 
-  /** The tools, once per sandbox (a failure is not remembered: installing the tool fixes it). */
+  /** The tools, once per sandbox. */
   tools(): Promise<SandboxTools> {
-    this.toolsPromise ??= findTools(this.folders.helperDir).catch((e: unknown) => {
-      this.toolsPromise = undefined;
-      throw e;
-    });
-    return this.toolsPromise;
+    return this.once('tools', () => findTools(this.folders.helperDir));
   }
 
   /** The clock shim's path, built beside the supervisor once per sandbox. */
   clockShim(cc: string): Promise<string> {
-    this.shimPromise ??= ensureClockShim(cc, this.folders.helperDir).catch((e: unknown) => {
-      this.shimPromise = undefined;
-      throw e;
-    });
-    return this.shimPromise;
+    return this.once('clock shim', () => ensureClockShim(cc, this.folders.helperDir));
   }
 }
 
