@@ -67,7 +67,9 @@ async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][stri
   const answer = count(src) + count((await ctx.read(preferred.files.s)).toString('utf8')) + 32;
   if (outputTokens !== null && answer > outputTokens) return undefined;
   if (answer + 2048 > trainingTokens) return undefined;
-  const name = `${String(preferred.meta.opt ?? 'preferred')}${preferred.meta.variant === 'clean' ? '-clean' : ''}`;
+  const own = String(ctx.params.toolchain ?? 'x86_64');
+  const made = typeof preferred.meta.toolchain === 'string' && preferred.meta.toolchain !== own ? `@${preferred.meta.toolchain}` : '';
+  const name = `${String(preferred.meta.opt ?? 'preferred')}${preferred.meta.variant === 'clean' ? '-clean' : ''}${made}`;
   return `${name} fits ${fit.model}${outputTokens !== limits.outputTokens || trainingTokens !== limits.trainingTokens ? ` within ${outputTokens ?? '–'} answer / ${trainingTokens} example tokens` : ''} (answer ≈ ${answer} tokens)`;
 }
 

@@ -38,7 +38,9 @@ interface DatasetParams {
 /**
  * Which variant of a program becomes its example, when `from` lists several validated targets
  * (e.g. -O0 and -Os). Variant names are `<opt>` plus `-clean` for a cleaned file (`O0-clean`,
- * `Os`); `prefer` orders them (default: the order of `from`, cleaned before raw). `fit: model`
+ * `Os`), and `@<toolchain>` when the targets of `from` were made by more than one toolchain
+ * (`O0-clean@gcc11`); `prefer` orders them (default: the order of `from`, cleaned before raw). A
+ * `prefer` entry without `@` stands for that variant of every toolchain, in the order of `from`. `fit: model`
  * takes the first that validates and fits both model limits; `fit: none` the first that
  * validates; `shortest` the validated one with the fewest tokens. `overLimit: keep` keeps an
  * example over a limit (flagged in the report) instead of excluding it.
@@ -109,7 +111,7 @@ export const datasetKind: ReduceKind = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              prefer: { type: 'array', items: { type: 'string', pattern: '^O[0-3sg](-clean)?$' }, minItems: 1, description: 'Variant names, best first.' },
+              prefer: { type: 'array', items: { type: 'string', pattern: '^O[0-3sg](-clean)?(@[A-Za-z0-9_.+-]+)?$' }, minItems: 1, description: 'Variant names, best first: O0-clean, Os, … or, for one toolchain only, O0-clean@<toolchain>.' },
               fit: { enum: ['model', 'none'], description: "model (default): the first that validates and fits the model's limits; none: the first that validates." },
               shortest: { type: 'boolean', description: 'Take the validated variant with the fewest tokens.' },
               overLimit: { enum: ['exclude', 'keep'], description: 'An example over a limit is excluded (default) or kept and flagged.' },
@@ -194,20 +196,44 @@ export const datasetKind: ReduceKind = {
     });
     // An input's optimisation level, from any item of it that validated (a rejected one carries none).
     const inputOpt = fromNames.map((n) => (input.inputs[n] ?? []).map((v) => v.meta.opt).find((o): o is string => typeof o === 'string'));
-    const variantName = (v: ItemView, i: number): string => {
+    // And its toolchain (validate records it): names carry `@<toolchain>` only when `from` mixes toolchains.
+    const inputTc = fromNames.map((n) => (input.inputs[n] ?? []).map((v) => v.meta.toolchain).find((t): t is string => typeof t === 'string'));
+    const toolchainsOfFrom = [...new Set(inputTc.filter((t): t is string => !!t))];
+    const qualify = toolchainsOfFrom.length > 1;
+    interface Variant { base: string; tc?: string; name: string }
+    const variantOf = (v: ItemView, i: number): Variant => {
       const opt = typeof v.meta.opt === 'string' ? v.meta.opt : inputOpt[i] ?? (fromNames.length > 1 ? `from${i}` : 'O0');
-      return v.status === 'ok' && v.meta.variant === 'clean' ? `${opt}-clean` : opt;
+      const base = v.status === 'ok' && v.meta.variant === 'clean' ? `${opt}-clean` : opt;
+      const tc = typeof v.meta.toolchain === 'string' ? v.meta.toolchain : inputTc[i];
+      return { base, tc, name: qualify && tc ? `${base}@${tc}` : base };
     };
-    const rank = (name: string, i: number): number => {
-      if (!policy.prefer) return i * 2 + (name.endsWith('-clean') ? 0 : 1);
-      const r = policy.prefer.indexOf(name);
+    const preferred = (policy.prefer ?? []).map((e) => {
+      const at = e.indexOf('@');
+      return at < 0 ? { base: e } : { base: e.slice(0, at), tc: e.slice(at + 1) };
+    });
+    const strayTc = preferred.find((e) => e.tc && toolchainsOfFrom.length && !toolchainsOfFrom.includes(e.tc));
+    if (strayTc) throw new InfraError(`dataset ${ctx.target}: params.policy.prefer names ${strayTc.base}@${strayTc.tc}, but the targets of \`from\` were made by ${toolchainsOfFrom.join(', ')}`);
+    // The system message names the compiler that made the answer: with several toolchains, a
+    // variant of another toolchain than the one prepare described gets its own compiler's line.
+    const systemTc = qualify ? (p.toolchain ?? (await defaultToolchain(ctx.projectRoot))) : undefined;
+    const systemOf = (v: ItemView): string => {
+      const tc = v.meta.toolchain;
+      if (!qualify || typeof tc !== 'string' || tc === systemTc || typeof v.meta.compiler !== 'string') return system;
+      return fillSystemTemplate(p.system ?? SYSTEM_TEMPLATE, { ...ctx.identity, compiler: v.meta.compiler, ...(typeof v.meta.triple === 'string' ? { triple: v.meta.triple } : {}) });
+    };
+    const rank = (v: Variant, i: number): number => {
+      if (!policy.prefer) return i * 2 + (v.base.endsWith('-clean') ? 0 : 1);
+      const r = preferred.findIndex((e) => e.base === v.base && (!e.tc || e.tc === v.tc));
       return r < 0 ? Number.POSITIVE_INFINITY : r;
     };
 
     interface Built { tokens: number; assistantTokens: number; line: string; norm: string; problem?: 'too-long' | 'answer-too-long'; why?: string }
     for (const [key, group] of [...groups.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
       const others: Record<string, string> = {};
-      const named = group.map((g) => ({ ...g, name: variantName(g.view, g.input) })).sort((x, y) => rank(x.name, x.input) - rank(y.name, y.input));
+      const named = group.map((g) => { const v = variantOf(g.view, g.input); return { ...g, v, name: v.name }; })
+        .sort((x, y) => rank(x.v, x.input) - rank(y.v, y.input) || x.input - y.input);
+      const twice = named.find((g, i) => named.findIndex((x) => x.name === g.name) !== i);
+      if (twice) throw new InfraError(`dataset ${ctx.target}: two targets of \`from\` give ${key} the same variant ${twice.name}: the variants of one dataset must differ in opt, cleaning or toolchain`);
       const first = named[0]!.view;
       const okOnes = named.filter((g) => g.view.status === 'ok' && include.has(String(g.view.meta.verdict ?? 'ok')));
       const verdict = okOnes.length ? String(okOnes[0]!.view.meta.verdict ?? 'ok') : first.status === 'ok' ? String(first.meta.verdict ?? 'ok') : (first.reason ?? 'rejected');
@@ -216,9 +242,9 @@ export const datasetKind: ReduceKind = {
       for (const g of named) {
         if (g.view.status !== 'ok') others[g.name] = g.view.reason === 'not-needed' ? `not built: ${g.view.message && !/was rejected: not-needed$/.test(g.view.message) ? g.view.message : 'a preferred variant fits the model (not-needed)'}` : `rejected: ${g.view.reason ?? 'rejected'}`;
         else if (!include.has(String(g.view.meta.verdict ?? 'ok'))) others[g.name] = `verdict ${String(g.view.meta.verdict)} not included`;
-        else if (rank(g.name, g.input) === Number.POSITIVE_INFINITY) others[g.name] = 'not in the policy';
+        else if (rank(g.v, g.input) === Number.POSITIVE_INFINITY) others[g.name] = 'not in the policy';
       }
-      const candidates = okOnes.filter((g) => rank(g.name, g.input) !== Number.POSITIVE_INFINITY);
+      const candidates = okOnes.filter((g) => rank(g.v, g.input) !== Number.POSITIVE_INFINITY);
       if (!candidates.length) {
         exclude(okOnes.length ? 'not-in-policy' : `verdict:${verdict}`, key);
         continue;
@@ -240,9 +266,10 @@ export const datasetKind: ReduceKind = {
       }
       const cpp = (await ctx.read(src.files.src)).toString('utf8');
       const prompt = (await ctx.read(promptRef)).toString('utf8').trim();
-      const fixedTokens = overhead.reply + 3 * overhead.perMessage + (await counter.count(system)) + (await counter.count(prompt));
+      const fixedTokens = overhead.reply + 3 * overhead.perMessage + (await counter.count(prompt));
       const build = async (v: ItemView): Promise<Built> => {
         const asm = (await ctx.read(v.files.s!)).toString('utf8');
+        const system = systemOf(v);
         const answer = template === 'asm-only' ? asm.trimEnd() : `${CPP_INTRO}\n${cpp.trimEnd()}\n${ASM_INTRO}\n${asm.trimEnd()}`;
         const messages = [
           { role: 'system', content: system },
@@ -250,7 +277,7 @@ export const datasetKind: ReduceKind = {
           { role: 'assistant', content: answer },
         ];
         const assistantTokens = await counter.count(answer);
-        const tokens = fixedTokens + assistantTokens;
+        const tokens = fixedTokens + (await counter.count(system)) + assistantTokens;
         const b: Built = { tokens, assistantTokens, line: JSON.stringify({ messages }), norm: normaliseCpp(cpp) };
         if (tokens > limit) Object.assign(b, { problem: 'too-long', why: `${tokens} tokens > ${limit} per training example` });
         else if (answerLimit !== null && assistantTokens > answerLimit) Object.assign(b, { problem: 'answer-too-long', why: `answer ${assistantTokens} tokens > ${answerLimit} output tokens` });

@@ -39,7 +39,7 @@ const EXPECTED_INLINE_MAX = 64 * 1024;
 
 export const validateKind: MapKind = {
   name: 'validate',
-  version: '3',
+  version: '4',
   mode: 'map',
   pool: 'cpu',
   description: 'Assemble, link and run the assembly in the sandbox; compare with the C++ reference.',
@@ -78,6 +78,10 @@ export const validateKind: MapKind = {
     if (problem) return { status: 'rejected', reason: 'not-text', message: `source ${problem}` };
     const src = srcBytes.toString('utf8');
     const tc = await toolchainFor(ctx);
+    // Which toolchain made this variant, and its compiler: a dataset that mixes toolchains names
+    // each variant by it (`O0-clean@gcc11`) and tells the model the compiler that really made it.
+    const tcId = (ctx.identity.toolchain ?? {}) as JsonObject;
+    const made: JsonObject = { toolchain: tc.name, ...(typeof tcId.cxxVersion === 'string' ? { compiler: tcId.cxxVersion } : {}), ...(typeof tcId.dumpmachine === 'string' ? { triple: tcId.dumpmachine } : {}), opt: p.opt ?? 'O0', ...(tcId.noAutoVarInit && p.nondeterminism !== false ? { uninitialisedCheck: `not done: ${tc.cxx} has no -ftrivial-auto-var-init` } : {}) };
     const limits = sandboxLimits(p);
 
     const refFlags = compileFlags(tc, { ...p, clean: false });
@@ -95,7 +99,7 @@ export const validateKind: MapKind = {
       if (ref.verdict !== 'ok') {
         const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
         const why = note ? `; ${note}` : '';
-        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}${why}`, files, meta: { cases: cases.length, casesFrom: origin } };
+        return { status: 'rejected', reason: ref.verdict, message: `${caseLabel(c)}the C++ program itself: ${ref.message}${why}`, files, meta: { cases: cases.length, casesFrom: origin, ...made } };
       }
     }
     const expected = refs[0]!.stdout;
@@ -115,13 +119,12 @@ export const validateKind: MapKind = {
       }
       return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
     };
-    const caseMeta: JsonObject = { cases: cases.length, casesFrom: origin };
+    const caseMeta: JsonObject = { cases: cases.length, casesFrom: origin, ...made };
     const rawRef = input.inputs.raw?.files.s;
     // compile already counted its output's tokens: reuse them (o200k on 50 KB of assembly is not free).
     const counted = (v: { meta: JsonObject } | undefined, text: () => Promise<string>) =>
       typeof v?.meta.tokens === 'number' ? Promise.resolve(v.meta.tokens) : text().then(countTokensAsync);
     const exitCode = refs[0]!.exitCode;
-    const opt = p.opt ?? 'O0';
     // Candidates, best first: the cleaned file, the file cleaned by the older filters only
     // (compile's `safe`), the raw one. The first that behaves like the C++ is kept.
     const candidates: { ref: FileRef; what: 'clean' | 'safe' | 'raw' }[] = [{ ref: cand.files.s, what: rawRef && rawRef.hash !== cand.files.s.hash ? 'clean' : 'raw' }];
@@ -141,7 +144,7 @@ export const validateKind: MapKind = {
         ? await counted(cand, async () => text)
         : c.what === 'safe' && typeof cand.meta.tokensSafe === 'number' ? cand.meta.tokensSafe
         : c.what === 'raw' ? await counted(input.inputs.raw, async () => text) : await countTokensAsync(text);
-      const meta: JsonObject = { verdict: 'ok', variant: c.what === 'raw' ? 'raw' : 'clean', opt, tokens, exitCode, ...caseMeta };
+      const meta: JsonObject = { verdict: 'ok', variant: c.what === 'raw' ? 'raw' : 'clean', tokens, exitCode, ...caseMeta };
       if (c.what === 'safe') meta.cleanFilters = 'conservative';
       if (rawRef) meta.tokensRaw = await counted(input.inputs.raw, async () => (await ctx.read(rawRef)).toString('utf8'));
       if (refused.length) {

@@ -17,7 +17,7 @@ int main() {
 
 describe('toolchain definitions', () => {
   it('lists the shipped toolchains', async () => {
-    expect(await listToolchains(ROOT)).toEqual(['aarch64', 'riscv64', 'x86_64']);
+    expect(await listToolchains(ROOT)).toEqual(['aarch64', 'gcc11', 'riscv64', 'x86_64']);
   });
 
   it('loads and validates every definition', async () => {
@@ -26,13 +26,13 @@ describe('toolchain definitions', () => {
       expect(tc.name).toBe(name);
       expect(tc.flags).toContain('-std=gnu++17');
       expect(tc.triple).toMatch(/-linux-gnu$/);
-      if (name === 'x86_64') expect(tc.run).toEqual([]);
+      if (name === 'x86_64' || name === 'gcc11') expect(tc.run).toEqual([]);
       else expect(tc.run[0]).toBe(`qemu-${name}`);
     }
   });
 
   it('rejects an unknown name, listing the known ones', async () => {
-    await expect(loadToolchain(ROOT, 'mips')).rejects.toThrow(/unknown toolchain 'mips' \(known: aarch64, riscv64, x86_64/);
+    await expect(loadToolchain(ROOT, 'mips')).rejects.toThrow(/unknown toolchain 'mips' \(known: aarch64, gcc11, riscv64, x86_64/);
     await expect(loadToolchain(ROOT, 'mips')).rejects.toBeInstanceOf(InfraError);
   });
 
@@ -48,6 +48,9 @@ describe('toolchain definitions', () => {
     const native = await toolchainIdentity(await loadToolchain(ROOT, 'x86_64'));
     expect(native.runnerVersion).toBeNull();
     expect(native.dumpmachine).toBe('x86_64-linux-gnu');
+    // g++ 12 has -ftrivial-auto-var-init (its identity, and so every key, says nothing of it); g++-11 has not.
+    expect(native.noAutoVarInit).toBeUndefined();
+    expect((await toolchainIdentity(await loadToolchain(ROOT, 'gcc11'))).noAutoVarInit).toBe(true);
   });
 });
 

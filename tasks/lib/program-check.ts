@@ -113,7 +113,9 @@ export interface Reference extends RunVerdict {
  * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` runs on clock B. When the
  * two disagree, the first build runs again on clock A (a difference there: the output varies
  * between identical runs) and on clock B (a difference: it depends on the time); otherwise it is
- * the uninitialised memory. The message says which.
+ * the uninitialised memory. The message says which. A compiler without that option (GCC before
+ * 12; its toolchain identity has `noAutoVarInit`) runs its one build on clock B instead: the time
+ * is still checked, uninitialised memory is not, and validate's meta says so (`uninitialisedCheck`).
  */
 export async function reference(
   ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, stdin: Buffer, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
@@ -156,7 +158,7 @@ export async function reference(
         stdout = a.stdout.subarray(0, a.inputWait.stdoutBytes);
         message = `reads standard input, but it has no test case (put one in <stem>.stdin.txt or <stem>.inputs/); before it waited it printed ${printed(stdout)}`;
       } else if (nondet && a.verdict === 'ok') {
-        const patterned = await fromSource(['-ftrivial-auto-var-init=pattern']);
+        const patterned = (ctx.identity.toolchain as JsonObject | undefined)?.noAutoVarInit ? primary : await fromSource(['-ftrivial-auto-var-init=pattern']);
         if (!patterned.ok) return buildError(patterned);
         const b = await run(patterned.exePath, CLOCK_B);
         if (b.verdict !== 'ok' || !a.stdout.equals(b.stdout) || a.exitCode !== b.exitCode) {

@@ -199,18 +199,20 @@ export function toolchainIdentity(tc: Toolchain, facts?: Facts): Promise<JsonObj
 async function rememberedIdentity(tc: Toolchain, key: string, facts: Facts | undefined): Promise<JsonObject> {
   const stamps = facts ? [commandStamp(tc.cxx), tc.run.length ? commandStamp(tc.run[0]!) : '-'] : [];
   const stamp = facts && stamps.every((s) => s !== undefined) ? stamps.join('\n') : undefined;
-  const remembered = stamp ? facts!.get(`toolchain-identity ${key}`, stamp) : undefined;
+  const remembered = stamp ? facts!.get(`toolchain-identity/2 ${key}`, stamp) : undefined;
   if (remembered && typeof remembered === 'object' && !Array.isArray(remembered)) return remembered;
   const identity = await computeIdentity(tc);
-  if (stamp) facts!.set(`toolchain-identity ${key}`, stamp, identity);
+  if (stamp) facts!.set(`toolchain-identity/2 ${key}`, stamp, identity);
   return identity;
 }
 
 async function computeIdentity(tc: Toolchain): Promise<JsonObject> {
-  const [version, machine, runner] = await Promise.all([
+  const [version, machine, runner, autoVarInit] = await Promise.all([
     runTool(tc, [tc.cxx, '--version']),
     runTool(tc, [tc.cxx, '-dumpmachine']),
     tc.run.length ? runTool(tc, [tc.run[0]!, '--version']) : Promise.resolve(null),
+    // validate's uninitialised-memory check needs it (GCC 12 and later, clang 8 and later).
+    runTool(tc, [tc.cxx, '-ftrivial-auto-var-init=pattern', '-fsyntax-only', '-x', 'c++', '/dev/null']),
   ]);
   if (version.code !== 0) throw new InfraError(`toolchain ${tc.name}: '${tc.cxx} --version' failed: ${version.stderr.trim()}`);
   const dumpmachine = machine.stdout.trim();
@@ -231,6 +233,8 @@ async function computeIdentity(tc: Toolchain): Promise<JsonObject> {
     cleanFlags: tc.cleanFlags,
     run: tc.run,
     runnerVersion: runner ? firstLine(runner.stdout) : null,
+    // Only when missing, so that the identity (and every key) of a compiler that has it is unchanged.
+    ...(autoVarInit.code !== 0 ? { noAutoVarInit: true } : {}),
   };
 }
 
