@@ -109,6 +109,10 @@ export async function setupYieldProject(repo: string, corpus: string, dir: strin
     const stem = f.replace(/\.cpp$/, '');
     const text = await fsp.readFile(path.join(corpus, f), 'utf8');
     if (/^\s*#\s*include\s*"/m.test(text)) withLocalHeaders++;
+    // Test cases beside a program (the files kind's `cases`): `<stem>.stdin.txt`, `<stem>.inputs/`.
+    for (const side of [`${stem}.stdin.txt`, `${stem}.inputs`]) {
+      if (existsSync(path.join(corpus, side))) await fsp.cp(path.join(corpus, side), path.join(dir, 'sources', side), { recursive: true });
+    }
     const prompt = path.join(corpus, `${stem}.prompt.txt`);
     const req = existsSync(prompt) ? await fsp.readFile(prompt, 'utf8') : `Write a C++ program: ${path.basename(stem).replace(/[_-]+/g, ' ')}.\n`;
     await fsp.writeFile(path.join(dir, 'sources', `${stem}.prompt.txt`), req);

@@ -82,6 +82,8 @@ export interface RunContext {
   identity: JsonObject;
   /** Reads a blob from the store. */
   read(ref: FileRef): Promise<Buffer>;
+  /** Slow facts remembered across builds (as `PrepareContext.facts`): never part of a key. */
+  facts?: Facts;
   /**
    * A local file holding the blob, made on demand by whatever store holds it (the local store's
    * own file, a file written from memory or a remote cache). Read-only: never write to it.

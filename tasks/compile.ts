@@ -13,14 +13,17 @@
  * With `unlessFits` (a fallback variant) it first checks whether the preferred variant surely
  * fits the model and, if so, is `not-needed` (docs/variants.md).
  */
-import type { JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
+import type { ArtifactResult, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { allFilters, cleanAsm, FILTERS, FILTERS_V1, type CleanOptions, type Filter } from './lib/asm-clean.js';
 import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
 import { compileArgv, compileToAsm } from './lib/gxx.js';
 import { limitsFor } from '../src/llm/model-limits.js';
 import { tokenCounter } from './lib/model-tokens.js';
 import { pchHeaderFor } from './lib/pch.js';
-import { toolchainIdentity } from './lib/toolchain.js';
+import { toolchainIdentity, type Toolchain } from './lib/toolchain.js';
+import { cleanFlagsProof, withoutCleanFlagLines } from './lib/clean-flags.js';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import {
   compiledAs, compileFlags, normaliseClean, pchFor, textProblem, toolchainFor, toolchainParamsSchema,
   type CompileParams, type FitTarget,
@@ -73,9 +76,52 @@ async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][stri
   return `${name} fits ${fit.model}${outputTokens !== limits.outputTokens || trainingTokens !== limits.trainingTokens ? ` within ${outputTokens ?? '–'} answer / ${trainingTokens} example tokens` : ''} (answer ≈ ${answer} tokens)`;
 }
 
+/**
+ * The `g++ -S` output for these flags. The raw compile is a shared artifact (keyed by toolchain,
+ * flags and source), so the raw and the cleaned target of one program run g++ once: the cleaned
+ * file is the raw one minus the lines the toolchain's cleanFlags would remove, once that is proven
+ * for this compiler (tasks/lib/clean-flags.ts); until then, and where it is disproven, the cleaned
+ * target compiles with the flags itself.
+ */
+async function compiled(
+  ctx: RunContext, tc: Toolchain, p: CompileParams, src: string, srcHash: string, flags: string[], cleanFlags: boolean,
+): Promise<{ ok: true; asm: string; stderr: string; pch: boolean } | { ok: false; stderr: string }> {
+  const withFlags = async () => {
+    const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
+    ctx.log(`$ ${compileArgv(tc, flags, pchDir).join(' ')}`); // the command, for `asmgraph show`
+    const r = await compileToAsm({ tc, source: src, flags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
+    return r.ok ? { ...r, pch: !!pchDir } : r;
+  };
+  const rawFlags = cleanFlags ? compileFlags(tc, { ...p, clean: false }) : flags;
+  const proof = cleanFlags ? cleanFlagsProof(tc, ctx.identity.toolchain ?? null, rawFlags, ctx.facts) : undefined;
+  if (proof?.state === 'compile') return withFlags();
+  const art = await ctx.artifact('compile-raw', { toolchain: ctx.identity.toolchain ?? null, flags: rawFlags, src: srcHash, pch: p.pch !== false, version: '1' }, async (dir): Promise<ArtifactResult> => {
+    const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, rawFlags, src);
+    const r = await compileToAsm({ tc, source: src, flags: rawFlags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
+    if (ctx.signal.aborted) throw new Error('interrupted'); // a killed g++ is not the program's compile error
+    if (!r.ok) return { files: [], meta: { failed: r.stderr.slice(0, 64 * 1024) } };
+    await fsp.writeFile(path.join(dir, 'prog.s'), r.asm);
+    return { files: ['prog.s'], meta: { stderr: r.stderr.slice(0, 64 * 1024), argv: compileArgv(tc, rawFlags, pchDir), pch: !!pchDir } };
+  });
+  if (typeof art.meta.failed === 'string') return { ok: false, stderr: art.meta.failed };
+  const raw = await fsp.readFile(art.paths['prog.s']!, 'utf8');
+  const stderr = String(art.meta.stderr ?? '');
+  ctx.log(`$ ${(art.meta.argv as string[] | undefined ?? compileArgv(tc, rawFlags)).join(' ')}`);
+  const pch = art.meta.pch === true;
+  if (!proof) return { ok: true, asm: raw, stderr, pch };
+  const derived = withoutCleanFlagLines(raw, tc.cleanFlags)!;
+  if (proof.state === 'derive') {
+    ctx.log(`cleanFlags (${tc.cleanFlags.join(' ')}) applied by removing the lines they remove (proven for this compiler)`);
+    return { ok: true, asm: derived, stderr, pch };
+  }
+  const own = await withFlags();
+  proof.record(own.ok && own.asm === derived);
+  return own;
+}
+
 export const compileKind: MapKind = {
   name: 'compile',
-  version: '3',
+  version: '4',
   mode: 'map',
   pool: 'cpu',
   description: 'C++ → assembly with g++ -S (fixed file name, precompiled headers, optional cleaning).',
@@ -147,15 +193,13 @@ export const compileKind: MapKind = {
     }
     const tc = await toolchainFor(ctx);
     const flags = compileFlags(tc, p);
-    const pchDir = p.pch === false ? undefined : await pchFor(ctx, tc, flags, src);
+    const clean = normaliseClean(p.clean);
     warmTokenCounter(); // its tables load while g++ runs
-    ctx.log(`$ ${compileArgv(tc, flags, pchDir).join(' ')}`); // the command, for `asmgraph show`
-    const r = await compileToAsm({ tc, source: src, flags, pchDir, dir: await ctx.tmpdir(), signal: ctx.signal });
+    const r = await compiled(ctx, tc, p, src, from.files.src.hash, flags, clean.flags);
     if (!r.ok) return { status: 'rejected', reason: 'compile-error', message: r.stderr.trim() };
     if (r.stderr.trim()) ctx.log(r.stderr.trim());
-    const clean = normaliseClean(p.clean);
     let asm = r.asm;
-    const meta: JsonObject = { pch: pchDir ? (pchHeaderFor(src) ?? null) : null };
+    const meta: JsonObject = { pch: r.pch ? (pchHeaderFor(src) ?? null) : null };
     let safe: string | undefined;
     if (clean.filters.length) {
       const run = (filters: readonly Filter[], noExceptions: boolean) => {

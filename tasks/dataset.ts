@@ -45,7 +45,14 @@ interface DatasetParams {
  * validates; `shortest` the validated one with the fewest tokens. `overLimit: keep` keeps an
  * example over a limit (flagged in the report) instead of excluding it.
  */
-export type Policy = 'shortest' | { prefer?: string[]; fit?: 'model' | 'none'; shortest?: boolean; overLimit?: 'exclude' | 'keep' };
+export type Policy = 'shortest' | { prefer?: PreferEntry[]; fit?: 'model' | 'none'; shortest?: boolean; overLimit?: 'exclude' | 'keep' };
+/**
+ * A variant name, or one with its own answer budget: `{variant: O0-clean, maxAnswerTokens: 8192}`
+ * takes that variant only while its answer is within the budget, else the next in the list; if no
+ * later variant validates and fits, this one is still taken (the budget is a preference; the
+ * model's limits and the dataset's `maxAnswerTokens` stay hard).
+ */
+export type PreferEntry = string | { variant: string; maxAnswerTokens?: number };
 
 interface Example {
   key: string;
@@ -85,6 +92,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
+/** A variant name in `policy.prefer`: `O0-clean`, `Os`, `O0-clean@gcc11`. */
+const VARIANT_PATTERN = '^O[0-3sg](-clean)?(@[A-Za-z0-9_.+-]+)?$';
+
 export const datasetKind: ReduceKind = {
   name: 'dataset',
   version: '3',
@@ -111,7 +121,25 @@ export const datasetKind: ReduceKind = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              prefer: { type: 'array', items: { type: 'string', pattern: '^O[0-3sg](-clean)?(@[A-Za-z0-9_.+-]+)?$' }, minItems: 1, description: 'Variant names, best first: O0-clean, Os, … or, for one toolchain only, O0-clean@<toolchain>.' },
+              prefer: {
+                type: 'array',
+                minItems: 1,
+                description: 'Variant names, best first: O0-clean, Os, … or, for one toolchain only, O0-clean@<toolchain>; an entry {variant, maxAnswerTokens} is passed over for the next while its answer is longer than that.',
+                items: {
+                  oneOf: [
+                    { type: 'string', pattern: VARIANT_PATTERN },
+                    {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['variant'],
+                      properties: {
+                        variant: { type: 'string', pattern: VARIANT_PATTERN },
+                        maxAnswerTokens: { type: 'integer', minimum: 1, description: 'Take this variant only while its answer is at most this long (else the next that validates and fits; this one if none does).' },
+                      },
+                    },
+                  ],
+                },
+              },
               fit: { enum: ['model', 'none'], description: "model (default): the first that validates and fits the model's limits; none: the first that validates." },
               shortest: { type: 'boolean', description: 'Take the validated variant with the fewest tokens.' },
               overLimit: { enum: ['exclude', 'keep'], description: 'An example over a limit is excluded (default) or kept and flagged.' },
@@ -207,9 +235,12 @@ export const datasetKind: ReduceKind = {
       const tc = typeof v.meta.toolchain === 'string' ? v.meta.toolchain : inputTc[i];
       return { base, tc, name: qualify && tc ? `${base}@${tc}` : base };
     };
-    const preferred = (policy.prefer ?? []).map((e) => {
+    const preferred = (policy.prefer ?? []).map((entry) => {
+      const e = typeof entry === 'string' ? entry : entry.variant;
+      const budget = typeof entry === 'string' ? undefined : entry.maxAnswerTokens;
       const at = e.indexOf('@');
-      return at < 0 ? { base: e } : { base: e.slice(0, at), tc: e.slice(at + 1) };
+      const parsed: { base: string; tc?: string; budget?: number } = at < 0 ? { base: e, budget } : { base: e.slice(0, at), tc: e.slice(at + 1), budget };
+      return parsed;
     });
     const strayTc = preferred.find((e) => e.tc && toolchainsOfFrom.length && !toolchainsOfFrom.includes(e.tc));
     if (strayTc) throw new InfraError(`dataset ${ctx.target}: params.policy.prefer names ${strayTc.base}@${strayTc.tc}, but the targets of \`from\` were made by ${toolchainsOfFrom.join(', ')}`);
@@ -294,6 +325,8 @@ export const datasetKind: ReduceKind = {
         if (sorted[0]) chosen = { g: sorted[0], b: builtOf.get(sorted[0].name)!, reason: `shortest of ${sorted.length} validated variants (${builtOf.get(sorted[0].name)!.tokens} tokens)` };
         for (const g of sorted.slice(1)) others[g.name] = `longer: ${builtOf.get(g.name)!.tokens} tokens`;
       } else {
+        // Variants passed over for their own answer budget, taken after all if nothing later fits.
+        const overBudget: { g: (typeof candidates)[number]; b: Built; budget: number }[] = [];
         for (const g of candidates) {
           if (!g.view.files.s) {
             others[g.name] = 'no assembly';
@@ -305,9 +338,20 @@ export const datasetKind: ReduceKind = {
             others[g.name] = `${b.problem}: ${b.why}`;
             continue;
           }
+          const budget = preferred[rank(g.v, g.input)]?.budget;
+          if (budget !== undefined && b.assistantTokens > budget) {
+            others[g.name] = `over its budget: answer ${b.assistantTokens} tokens > ${budget} (policy)`;
+            overBudget.push({ g, b, budget });
+            continue;
+          }
           const passed = Object.keys(others).filter((n) => named.findIndex((x) => x.name === n) < named.findIndex((x) => x.name === g.name));
           chosen = { g, b, reason: passed.length ? `first in the policy that validates${fit === 'model' ? ' and fits' : ''} (before it: ${passed.join(', ')})` : `first in the policy${fit === 'model' ? ', validates and fits' : ', validates'}` };
           break;
+        }
+        if (!chosen && overBudget[0]) {
+          const { g, b, budget } = overBudget[0];
+          delete others[g.name];
+          chosen = { g, b, reason: `over its budget of ${budget} answer tokens (${b.assistantTokens}), but no later variant validates and fits` };
         }
         for (const g of candidates) if (chosen && g !== chosen.g && !others[g.name]) others[g.name] = `not needed: ${chosen.g.name} was taken`;
       }

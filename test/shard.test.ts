@@ -113,8 +113,9 @@ async function project(): Promise<string> {
 
 async function compilerCalls(): Promise<string[]> {
   const lines = (await fsp.readFile(path.join(shared, 'gxx.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  // The toolchain identity (--version, -dumpmachine) is how keys are computed: not a compile.
-  return lines.filter((l) => l !== '--version' && l !== '-dumpmachine');
+  // The toolchain identity (--version, -dumpmachine, the -ftrivial-auto-var-init probe) is how
+  // keys are computed: not a compile.
+  return lines.filter((l) => l !== '--version' && l !== '-dumpmachine' && !l.endsWith('-fsyntax-only -x c++ /dev/null'));
 }
 
 function ids(r: CliResult, prefix: string): string[] {

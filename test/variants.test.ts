@@ -25,6 +25,21 @@ targets:
   validated-Os: { kind: validate, from: cleaned-Os, with: { raw: asm-Os, source: programs }, params: { opt: Os } }
   gate-qwen: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: O1, unlessFits: { model: Qwen/Qwen3-8B } } }
   gate-capped: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: O1, unlessFits: { model: Qwen/Qwen3-8B, maxAnswerTokens: 200 } } }
+  asm-Os-b: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: Os, unlessFits: { model: gpt-4o-mini-2024-07-18, maxAnswerTokens: 100 } } }
+  cleaned-Os-b: { kind: compile, from: programs, with: { preferred: validated }, params: { opt: Os, clean: true, unlessFits: { model: gpt-4o-mini-2024-07-18, maxAnswerTokens: 100 } } }
+  validated-Os-b: { kind: validate, from: cleaned-Os-b, with: { raw: asm-Os-b, source: programs }, params: { opt: Os } }
+  budget:
+    kind: dataset
+    from: [validated, validated-Os-b]
+    with: { source: programs }
+    out: build/budget
+    params: { validFraction: 0, policy: { prefer: [{ variant: O0-clean, maxAnswerTokens: 100 }, Os-clean] } }
+  budget-no-fallback:
+    kind: dataset
+    from: [validated, validated-Os]
+    with: { source: programs }
+    out: build/budget-nf
+    params: { validFraction: 0, policy: { prefer: [{ variant: O0-clean, maxAnswerTokens: 100 }, Os-clean] } }
   dataset:
     kind: dataset
     from: [validated, validated-Os]
@@ -83,7 +98,7 @@ beforeAll(async () => {
     ...(await toolchainFiles()),
   });
   await fsp.chmod(dir, 0o755);
-  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'nothing-offered', 'qwen', 'llama', 'gate-qwen', 'gate-capped'], {}, 600_000);
+  first = await runCli(dir, ['--json', '-j', '2', 'dataset', 'o0-only', 'o0-keep', 'shortest', 'nothing-offered', 'qwen', 'llama', 'budget', 'budget-no-fallback', 'gate-qwen', 'gate-capped'], {}, 600_000);
 }, 620_000);
 afterAll(async () => {
   if (dir) await fsp.rm(dir, { recursive: true, force: true });
@@ -166,6 +181,20 @@ describe('variants and the dataset policy', () => {
     expect(new Set([sg, sl, sq]).size).toBeGreaterThan(1);
     for (const e of qwen.perExample) expect(e.assistantTokens).toBeLessThanOrEqual(8_192);
     expect(MODEL_LIMITS.find((m) => m.id === 'gpt-4o-mini-2024-07-18')).toMatchObject({ trainingTokens: 65_536, outputTokens: 16_384 });
+  });
+
+  it("a variant's own answer budget passes it over for the next one, and takes it anyway when no later one validates and fits", async () => {
+    const b = await report('build/budget/dataset.report.json');
+    expect(b.variants).toEqual({ 'Os-clean': 2 });
+    expect(example(b, 'small').notTaken['O0-clean']).toMatch(/^over its budget: answer \d+ tokens > 100 \(policy\)$/);
+    expect(example(b, 'small').variantReason).toBe('first in the policy that validates and fits (before it: O0-clean)');
+    // Here small's -Os is not built (its gate is gpt-4o-mini's own limits): the budget is only a preference.
+    const nf = await report('build/budget-nf/dataset.report.json');
+    expect(nf.variants).toEqual({ 'O0-clean': 1, 'Os-clean': 1 });
+    expect(example(nf, 'small').variant).toBe('O0-clean');
+    expect(example(nf, 'small').variantReason).toMatch(/^over its budget of 100 answer tokens \(\d+\), but no later variant validates and fits$/);
+    expect(example(nf, 'small').notTaken.Os).toMatch(/^not built: /);
+    expect(example(nf, 'inventory').variant).toBe('Os-clean');
   });
 
   it('every example, rebuilt from its own text by g++ alone, behaves exactly like its C++', async () => {

@@ -234,6 +234,7 @@ export class RealRunner implements Runner {
       concurrency: env.concurrency,
       progress: (line) => env.emit({ type: 'progress', id, line }),
       artifact: (name, keyRec, build) => this.parts.artifacts.get(name, keyRec, build),
+      facts: env.store.facts,
       gather: (group, value, flush) => this.parts.gathering.gather(def.name, this.parts.held.get(id) ?? [], group, value, flush),
     };
     try {
