@@ -7,7 +7,7 @@
  *   BENCH_SCALE=0.1 node dist/bench/run.js      (scales program / item / byte counts)
  *   BENCH_CXX_SCALE=0.25 node dist/bench/run.js (scales only the C++ program counts)
  *
- * Sections (keys in results.json): workloads, coldSmall, coldLarge, coldCorpus, noop, edit,
+ * Sections (keys in results.json): coldDefault (the headline), workloads, coldSmall, coldLarge, coldCorpus, noop, edit,
  * restore, watch, rss, hash. Every section is always present in the results: either measured,
  * or with `status: "not measured: <reason>"` / `"skipped: <reason>"`.
  * See bench/NOTES.md for method, caveats and profile findings.
@@ -25,7 +25,7 @@ import { sha256 } from '../src/hash.js';
 import { generatePrograms, generateSmallFiles, HEADERS, type Program } from './gen-programs.js';
 import { sandboxOverheadSection } from './sandbox-overhead.js';
 import { measureYield, renderYield, type YieldCorpus } from './yield.js';
-import { copyMakefile, copyNinja, copyPipeline, CXXFLAGS, writeCxxPeer, writeCxxProject } from './peers.js';
+import { copyMakefile, copyNinja, copyPipeline, CXXFLAGS, writeCxxPeer, writeCxxProject, writeSeedPeer } from './peers.js';
 import {
   fmtMs, fmtRatio, fmtStat, HAVE_GNU_TIME, lastEvent, log, machineInfo, percentile, stat, timed,
   type MachineInfo, type Stat, type Timed,
@@ -50,6 +50,8 @@ export interface Config {
   smallRuns: number;
   /** Runs of the default-parameter (nondeterminism: true) variant of ours. */
   defaultRuns: number;
+  /** Cold pairs of the headline (the default pipeline against make running the seed's commands). */
+  defaultPairs: number;
   /** Programs in the "large" C++ project (0 = skip). */
   large: number;
   largeRuns: number;
@@ -89,6 +91,7 @@ function configFrom(argv: string[], env: NodeJS.ProcessEnv): { cfg: Config; out:
     small: sc(base.small, 2),
     smallRuns: Number(arg('--runs') ?? base.smallRuns),
     defaultRuns: base.defaultRuns,
+    defaultPairs: Number(arg('--default-pairs') ?? (quick ? 1 : 3)),
     large: base.large ? sc(base.large, 2) : 0,
     largeRuns: base.largeRuns,
     corpus: base.corpus && !argv.includes('--no-corpus'),
@@ -108,6 +111,7 @@ function configFrom(argv: string[], env: NodeJS.ProcessEnv): { cfg: Config; out:
 // ------------------------------------------------------------------ results model
 
 export const SECTION_TITLES: Record<string, string> = {
+  coldDefault: '0. Headline: the default pipeline, cold, against make running the seed\'s commands',
   workloads: '1. Workloads (generated programs, command pipelines)',
   coldSmall: '2a. Cold full build (compile + validate), small project',
   coldLarge: '2b. Cold full build (compile + validate), large project',
@@ -281,6 +285,80 @@ async function coldSection(s: CxxSetup, runs: number, defaultRuns: number, jobs:
     validatedOk: okCounts, rejected,
     asmIdentical: { vsMake: { ...asmVsMake, differ: asmVsMake.differ.slice(0, 20), missing: asmVsMake.missing.slice(0, 20) }, vsNinja: { ...asmVsNinja, differ: asmVsNinja.differ.slice(0, 20), missing: asmVsNinja.missing.slice(0, 20) }, allIdentical: asmVsMake.identical === n && asmVsNinja.identical === n },
     peakRssKB: rssKB,
+  };
+}
+
+/**
+ * The headline: `asmgraph build` of the repository's own pipeline.yaml (its default targets: the
+ * -O0 and cleaned compiles, validate with both clocks and the uninitialised-memory reference, the
+ * -Os fallback where needed, the dataset) against `make -j` running the seed's commands per
+ * program (tasks in bench/peers.ts `seedMakefile`). Cold each run (cache/ and build/ removed, the
+ * peer's w/ removed), the pair back to back, the order alternated.
+ */
+async function coldDefaultSection(work: string, label: string, programs: { name: string; source: string }[], fromRepo: boolean, runs: number, jobs: number): Promise<Section> {
+  const root = path.join(work, `default-${label}`);
+  const oursDir = path.join(root, 'ours');
+  const makeDir = path.join(root, 'make');
+  await fsp.rm(root, { recursive: true, force: true });
+  await fsp.mkdir(oursDir, { recursive: true });
+  await fsp.cp(path.join(REPO, 'toolchain'), path.join(oursDir, 'toolchain'), { recursive: true });
+  await fsp.copyFile(path.join(REPO, 'pipeline.yaml'), path.join(oursDir, 'pipeline.yaml'));
+  await fsp.mkdir(path.join(oursDir, 'sources'));
+  if (fromRepo) {
+    // Each program with what lies beside it: its request, its stdin case or folder of cases.
+    for (const p of programs) {
+      for (const side of [`${p.name}.cpp`, `${p.name}.prompt.txt`, `${p.name}.stdin.txt`, `${p.name}.inputs`]) {
+        if (existsSync(path.join(REPO, 'sources', side))) await fsp.cp(path.join(REPO, 'sources', side), path.join(oursDir, 'sources', side), { recursive: true });
+      }
+    }
+  } else {
+    for (const p of programs) {
+      await fsp.writeFile(path.join(oursDir, 'sources', `${p.name}.cpp`), p.source);
+      await fsp.writeFile(path.join(oursDir, 'sources', `${p.name}.prompt.txt`), `Write a C++ program: ${p.name.replace(/_/g, ' ')}.\n`);
+    }
+  }
+  await writeSeedPeer(makeDir, programs);
+  const wall = { ours: [] as number[], make: [] as number[] };
+  const cpu = { ours: [] as number[], make: [] as number[] };
+  const ratio: number[] = [];
+  const cpuRatio: number[] = [];
+  let oursOk = 0;
+  let makeOk = 0;
+  let examples: number | undefined;
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 === 0 ? ['ours', 'make'] : ['make', 'ours'];
+    const run: Record<string, { ms: number; cpuMs?: number }> = {};
+    for (const tool of order) {
+      log(`${label}: default pipeline, cold run ${i + 1}/${runs}: ${tool} (${programs.length} programs)`);
+      if (tool === 'ours') {
+        await rmrf(path.join(oursDir, 'cache'), path.join(oursDir, 'build'));
+        const r = await ours(oursDir, ['-j', String(jobs)], { keepEvents: true });
+        if (r.summary.failed?.length) throw new Error(`asmgraph build failed in ${oursDir}: ${JSON.stringify(r.summary.failed).slice(0, 2000)}`);
+        oursOk = countStatus(r.events, 'validated').ok + countStatus(r.events, 'validated-Os').ok;
+        const report = JSON.parse(await fsp.readFile(path.join(oursDir, 'build/dataset.report.json'), 'utf8').catch(() => '{}'));
+        examples = report.examples?.total;
+        run.ours = { ms: r.ms, cpuMs: r.cpuMs };
+      } else {
+        await rmrf(path.join(makeDir, 'w'));
+        const r = await timed('make', ['-j', String(jobs), '-k', '-s'], { cwd: makeDir, check: false });
+        makeOk = await countOk(makeDir);
+        run.make = { ms: r.ms, cpuMs: r.cpuMs };
+      }
+      log(`  ${tool}: ${fmtMs(run[tool]!.ms)}`);
+    }
+    wall.ours.push(run.ours!.ms);
+    wall.make.push(run.make!.ms);
+    if (run.ours!.cpuMs !== undefined) cpu.ours.push(run.ours!.cpuMs);
+    if (run.make!.cpuMs !== undefined) cpu.make.push(run.make!.cpuMs);
+    ratio.push(run.ours!.ms / run.make!.ms);
+    if (run.ours!.cpuMs !== undefined && run.make!.cpuMs !== undefined) cpuRatio.push(run.ours!.cpuMs / run.make!.cpuMs);
+  }
+  const rt = stat(ratio);
+  return {
+    title: '', status: 'measured', label, programs: programs.length, runs, jobs,
+    wallMs: { ours: stat(wall.ours), make: stat(wall.make) }, cpuMs: { ours: stat(cpu.ours), make: stat(cpu.make) },
+    ratio: rt, cpuRatio: stat(cpuRatio), target: { ratioMax: 0.6, met: rt.median <= 0.6 },
+    oursValidatedVariants: oursOk, makeOk, examples,
   };
 }
 
@@ -624,6 +702,26 @@ function renderSection(key: string, s: Section): string {
         ['sandboxed at a fake clock (libfaketime)', fmtStat(a.wallMs.sandboxedFaketime), fmtMs(a.overheadMs.faketime)],
       ]), '');
       break;
+    case 'coldDefault': {
+      for (const c of a.cases as any[]) {
+        if (c.status !== 'measured') {
+          out.push(`**${c.label}**: ${c.status}`, '');
+          continue;
+        }
+        out.push(`**${c.label}** (${c.programs} programs, \`-j ${c.jobs}\`, ${c.runs} cold pairs back to back, order alternated): the default \`pipeline.yaml\` as \`npm run build-graph\` runs it, every check of validate on (two reference runs at two clocks, the uninitialised-memory build, the cleaned variant validated), against \`make -j\` running the seed's commands (\`g++ -O0 -S\`, \`g++ prog.s -o prog\`, \`g++ -O0 prog.cpp\`, the reference twice, the assembly once, compare).`, '');
+        out.push(table([
+          ['tool', 'wall', 'CPU (user + system)', 'result'],
+          ['asmgraph, default pipeline', fmtStat(c.wallMs.ours), c.cpuMs.ours.n ? fmtStat(c.cpuMs.ours) : 'n/a', `${c.oursValidatedVariants} variants validated, ${c.examples ?? '?'} examples`],
+          ['make -j, the seed\'s commands', fmtStat(c.wallMs.make), c.cpuMs.make.n ? fmtStat(c.cpuMs.make) : 'n/a', `${c.makeOk}/${c.programs} programs agree`],
+        ]), '');
+        out.push(table([
+          ['ratio (asmgraph / make, per pair)', 'value', 'target ≤ 0.6'],
+          ['wall', fmtRatio(c.ratio), c.ratio.median <= 0.6 ? 'met' : '**missed**'],
+          ['CPU', c.cpuRatio.n ? fmtRatio(c.cpuRatio) : 'n/a', ''],
+        ]), '');
+      }
+      break;
+    }
     case 'yield':
       out.push(...renderYield(a.corpora as YieldCorpus[]));
       if (a.note) out.push(String(a.note), '');
@@ -845,6 +943,24 @@ export async function main(argv: string[]): Promise<number> {
     if (want('coldSmall') || want('edit') || (want('restore') && !cfg.large)) {
       small = await setupCxx(work, `small-${cfg.small}`, smallProgs, true);
     }
+    await section('coldDefault', async () => {
+      const repoCorpus: { name: string; source: string }[] = [];
+      for (const f of (await fsp.readdir(path.join(REPO, 'sources'))).filter((x) => x.endsWith('.cpp')).sort()) {
+        repoCorpus.push({ name: f.slice(0, -4), source: await fsp.readFile(path.join(REPO, 'sources', f), 'utf8') });
+      }
+      const cases: Section[] = [];
+      const one = async (label: string, progs: { name: string; source: string }[], fromRepo: boolean) => {
+        try {
+          cases.push(await coldDefaultSection(work, label, progs, fromRepo, cfg.defaultPairs, cfg.jobs));
+        } catch (err) {
+          cases.push({ title: '', label, status: `not measured: ${String((err as Error).message).split('\n')[0]}` });
+        }
+      };
+      // --quick: the first 10 programs of the corpus, one pair (the smoke test's size).
+      await one(cfg.mode === 'quick' ? 'bundled corpus, first 10 programs' : 'bundled corpus', cfg.mode === 'quick' ? repoCorpus.slice(0, 10) : repoCorpus, true);
+      if (cfg.small >= 200) await one(`${cfg.small} generated programs`, smallProgs, false);
+      return { title: '', status: 'measured', cases };
+    });
     await section('coldSmall', () => coldSection(small!, cfg.smallRuns, cfg.defaultRuns, cfg.jobs));
     await section('edit', async () => {
       if (!small) throw new Error('no small project');

@@ -15,10 +15,9 @@
  */
 import type { ArtifactResult, JsonObject, MapInput, MapKind, RunContext, TaskResult } from '../src/task-api.js';
 import { allFilters, cleanAsm, FILTERS, FILTERS_V1, type CleanOptions, type Filter } from './lib/asm-clean.js';
-import { countTokensAsync, warmTokenCounter } from './lib/token-counter.js';
+import { countTokensAsync, countTokensOnce, warmTokenCounter } from './lib/token-counter.js';
 import { compileArgv, compileToAsm } from './lib/gxx.js';
 import { limitsFor } from '../src/llm/model-limits.js';
-import { tokenCounter } from './lib/model-tokens.js';
 import { pchHeaderFor } from './lib/pch.js';
 import { toolchainIdentity, type Toolchain } from './lib/toolchain.js';
 import { cleanFlagsProof, withoutCleanFlagLines } from './lib/clean-flags.js';
@@ -66,8 +65,9 @@ async function preferredFits(ctx: RunContext, preferred: MapInput['inputs'][stri
   const limits = limitsFor(fit.model);
   const trainingTokens = fit.maxTokensPerExample ?? limits.trainingTokens;
   const outputTokens = fit.maxAnswerTokens ?? limits.outputTokens;
-  const count = await tokenCounter(limits.tokenizer);
-  const answer = count(src) + count((await ctx.read(preferred.files.s)).toString('utf8')) + 32;
+  // Counted in the token helper process, once per text for both gates of a fallback pair.
+  const [srcTokens, asmTokens] = await Promise.all([countTokensOnce(src, limits.tokenizer), countTokensOnce((await ctx.read(preferred.files.s)).toString('utf8'), limits.tokenizer)]);
+  const answer = srcTokens + asmTokens + 32;
   if (outputTokens !== null && answer > outputTokens) return undefined;
   if (answer + 2048 > trainingTokens) return undefined;
   const own = String(ctx.params.toolchain ?? 'x86_64');

@@ -16,6 +16,10 @@ import picomatch from 'picomatch';
 import { glob } from 'tinyglobby';
 import type { ScannedItem, SourceKind } from '../src/task-api.js';
 import { HEADER_GLOB, hasLocalInclude, inlineLocalHeaders } from './lib/local-headers.js';
+import { RESERVED_FOLDERS } from '../src/folders.js';
+
+/** A C or C++ source file: the files whose local headers are inlined. */
+const CXX_SOURCE = /\.(c|cc|cp|cpp|cxx|c\+\+|C|ii)$/;
 
 const DEFAULT_MAX_BYTES = 1 << 20;
 
@@ -87,7 +91,9 @@ export const filesKind: SourceKind = {
       const scanned = picomatch.scan(g);
       // The folder part that has no glob characters: item keys are relative to it.
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);
-      if (p.localHeaders !== false) headerRoots.add(fixed);
+      // Local headers belong to C and C++ sources only: a glob of other files (curation.yaml)
+      // would otherwise search its whole folder tree for headers on every scan.
+      if (p.localHeaders !== false && matches.some((m) => CXX_SOURCE.test(m))) headerRoots.add(fixed);
       for (const rel of matches) {
         const relFromFixed = !fixed ? rel : rel.startsWith(`${fixed}/`) ? rel.slice(fixed.length + 1) : path.posix.relative(fixed, rel);
         const base = relFromFixed.replace(/\.[^./]+$/, '');
@@ -153,7 +159,8 @@ export const filesKind: SourceKind = {
       const pats = [...headerRoots].flatMap((r) => [r ? `${r}/${HEADER_GLOB}` : HEADER_GLOB, ...(r ? [`${path.posix.dirname(r) === '.' ? '' : `${path.posix.dirname(r)}/`}*.{h,hh,hpp,hxx}`] : [])]);
       // Watched even while none exists: a header written later changes the programs that include it.
       watchHeaders.push(...pats);
-      const headerFiles = await glob(pats, { cwd: ctx.projectRoot, onlyFiles: true, followSymbolicLinks: true });
+      // Never the store, git's or npm's folders (a root-level glob would crawl thousands of blobs).
+      const headerFiles = await glob(pats, { cwd: ctx.projectRoot, onlyFiles: true, followSymbolicLinks: true, ignore: RESERVED_FOLDERS.map((f) => `${f}/**`) });
       if (headerFiles.length) {
         for (const it of items.values()) {
           const rel = it.paths[mainName];

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(__dirname, '..');
 const RUN = path.join(REPO, 'dist', 'bench', 'run.js');
-const SECTIONS = ['workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash', 'sandbox', 'yield'];
+const SECTIONS = ['coldDefault', 'workloads', 'coldSmall', 'coldLarge', 'coldCorpus', 'noop', 'edit', 'restore', 'watch', 'rss', 'hash', 'sandbox', 'yield'];
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -43,6 +43,12 @@ describe('bench harness (smoke)', () => {
       // The core comparisons actually ran at this size.
       for (const key of ['coldSmall', 'noop', 'edit', 'restore', 'rss', 'hash', 'sandbox']) expect(json.sections[key].status, `${key}: ${json.sections[key].status}`).toBe('measured');
       expect(json.sections.coldSmall.asmIdentical.allIdentical).toBe(true);
+      // The headline: the default pipeline against make running the seed's commands, on 10 programs.
+      const head = json.sections.coldDefault.cases[0];
+      expect(head.status).toBe('measured');
+      expect(head.ratio.n).toBe(1);
+      expect(head.makeOk).toBe(10);
+      expect(head.examples).toBeGreaterThan(0);
       expect(json.sections.coldSmall.wallMs.ours.n).toBe(1);
       expect(json.sections.noop.wallMs.ninja.median).toBeGreaterThan(0);
       expect(json.sections.hash.hashesMatchSha256sum).toBe('identical');

@@ -37,6 +37,25 @@ const examples = async () =>
   (await fsp.readFile(path.join(dir, 'build/train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).messages[2].content as string);
 
 describe('local headers', () => {
+  it('are looked for beside C and C++ sources only: a glob of other files searches no folder for headers', async () => {
+    const d = await makeProject({
+      'pipeline.yaml': 'version: 1\ntargets:\n  programs: { kind: files, params: { glob: "*.cpp" } }\n  notes: { kind: files, params: { glob: "notes.yaml" } }\n',
+      'main.cpp': '#include "util.h"\nint main() { return answer() - 42; }\n',
+      'util.h': 'inline int answer() { return 42; }\n',
+      'notes.yaml': 'a: 1\n',
+    });
+    try {
+      const r = await runCli(d, ['--json', '--dry-run', 'programs', 'notes']);
+      expect(r.code, r.stderr).toBe(0);
+      const watch = (t: string) => r.events.find((e) => e.type === 'source-scanned' && e.target === t)?.watch as string[];
+      expect(watch('programs').some((w) => w.includes('*.{h,'))).toBe(true);
+      expect(watch('notes')).toContain('notes.yaml');
+      expect(watch('notes').some((w) => w.includes('*.{h,'))).toBe(false);
+    } finally {
+      await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('compile and validate with the program folder on the include path; the example shows every header once, in order', async () => {
     const r = await runCli(dir, ['--json', '-j', '2', 'dataset']);
     expect(r.code, r.stderr).toBe(0);

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { TokenizerName } from '../../src/llm/model-limits.js';
 import { encodeO200k } from './tokens.js';
+import { countTokensAsync } from './token-counter.js';
 
 const require = createRequire(import.meta.url);
 const loaded = new Map<TokenizerName, (text: string) => number>();
@@ -74,16 +75,15 @@ export async function rememberingCounter(name: TokenizerName, file: string): Pro
     if (j.tokenizer === `${name} ${id}` && j.counts && typeof j.counts === 'object') old = j.counts;
   } catch { /* none yet, or unreadable: count again */ }
   const used: Record<string, number> = {};
-  let fn: ((t: string) => number) | undefined;
   let counted = 0;
   return {
     async count(text: string): Promise<number> {
       const h = createHash('sha256').update(text).digest('base64url').slice(0, 22);
       const have = used[h] ?? old[h];
       if (typeof have === 'number' && Number.isInteger(have) && have >= 0) return (used[h] = have);
-      fn ??= await tokenCounter(name);
       counted++;
-      return (used[h] = fn(text));
+      // In the token helper process: the build's own thread stays free, and its forks fast.
+      return (used[h] = await countTokensAsync(text, name));
     },
     async save(): Promise<void> {
       if (counted === 0 && Object.keys(used).length === Object.keys(old).length) return;

@@ -1,16 +1,26 @@
 /**
- * o200k token counts from a helper process (see token-worker.ts for why not in this process).
+ * Token counts (o200k, or a model's own tokenizer) from a helper process (see token-worker.ts for
+ * why not in this process).
  * One helper per build process, started on first use and never keeping the process alive; if it
  * cannot be started or dies, counting falls back to this process.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { TokenizerName } from '../../src/llm/model-limits.js';
 import { countTokens } from './tokens.js';
 
 let worker: ChildProcess | undefined;
 let broken = false;
 let nextId = 0;
-const pending = new Map<number, { text: string; resolve: (n: number) => void }>();
+const pending = new Map<number, { text: string; tokenizer: TokenizerName; resolve: (n: number) => void }>();
+
+/** Counting in this process: the helper could not start, or stopped. */
+async function countHere(text: string, tokenizer: TokenizerName): Promise<number> {
+  if (tokenizer === 'o200k') return countTokens(text);
+  const { tokenCounter } = await import('./model-tokens.js');
+  return (await tokenCounter(tokenizer))(text);
+}
 
 function start(): ChildProcess | undefined {
   if (worker || broken) return worker;
@@ -36,7 +46,7 @@ function start(): ChildProcess | undefined {
       // Whatever was asked is counted here instead.
       for (const [id, p] of pending) {
         pending.delete(id);
-        p.resolve(countTokens(p.text));
+        void countHere(p.text, p.tokenizer).then(p.resolve);
       }
     };
     w.on('error', fail);
@@ -65,19 +75,35 @@ export function warmTokenCounter(): void {
   if (!worker && !broken) void countTokensAsync('');
 }
 
-/** The o200k token count of `text`. */
-export function countTokensAsync(text: string): Promise<number> {
+/** The token count of `text` with `tokenizer` (default o200k). */
+export function countTokensAsync(text: string, tokenizer: TokenizerName = 'o200k'): Promise<number> {
   const w = start();
-  if (!w) return Promise.resolve(countTokens(text));
+  if (!w) return countHere(text, tokenizer);
   return new Promise((resolve) => {
     const id = nextId++;
-    pending.set(id, { text, resolve });
+    pending.set(id, { text, tokenizer, resolve });
     busy(w);
     try {
-      w.send({ id, text });
+      w.send(tokenizer === 'o200k' ? { id, text } : { id, text, tokenizer });
     } catch {
       pending.delete(id);
-      resolve(countTokens(text));
+      void countHere(text, tokenizer).then(resolve);
     }
   });
+}
+
+const once = new Map<string, Promise<number>>();
+
+/**
+ * As `countTokensAsync`, remembered for the life of the process by the text's hash: the gates of
+ * a raw and a cleaned fallback (compile's `unlessFits`) count the same preferred variant.
+ */
+export function countTokensOnce(text: string, tokenizer: TokenizerName): Promise<number> {
+  const key = `${tokenizer} ${createHash('sha256').update(text).digest('base64url')}`;
+  let p = once.get(key);
+  if (!p) {
+    p = countTokensAsync(text, tokenizer);
+    once.set(key, p);
+  }
+  return p;
 }
