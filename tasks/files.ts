@@ -20,6 +20,8 @@ import { RESERVED_FOLDERS } from '../src/folders.js';
 
 /** A C or C++ source file: the files whose local headers are inlined. */
 const CXX_SOURCE = /\.(c|cc|cp|cpp|cxx|c\+\+|C|ii)$/;
+/** A glob that names C or C++ sources (`*.cpp`, `*.{cc,cpp}`): its headers are watched before any program exists. */
+const CXX_GLOB = /\.(c|cc|cp|cpp|cxx|c\+\+|C|ii)$|\{[^}]*\b(c|cc|cpp|cxx)\b[^}]*\}$/;
 
 const DEFAULT_MAX_BYTES = 1 << 20;
 
@@ -93,7 +95,7 @@ export const filesKind: SourceKind = {
       const fixed = scanned.isGlob ? scanned.base : path.posix.dirname(g) === '.' ? '' : path.posix.dirname(g);
       // Local headers belong to C and C++ sources only: a glob of other files (curation.yaml)
       // would otherwise search its whole folder tree for headers on every scan.
-      if (p.localHeaders !== false && matches.some((m) => CXX_SOURCE.test(m))) headerRoots.add(fixed);
+      if (p.localHeaders !== false && (CXX_GLOB.test(g) || matches.some((m) => CXX_SOURCE.test(m)))) headerRoots.add(fixed);
       for (const rel of matches) {
         const relFromFixed = !fixed ? rel : rel.startsWith(`${fixed}/`) ? rel.slice(fixed.length + 1) : path.posix.relative(fixed, rel);
         const base = relFromFixed.replace(/\.[^./]+$/, '');

@@ -377,12 +377,12 @@ describe('watch mode', () => {
   it('watches what the scan says it reads: a custom case folder and headers, not the default cases', async () => {
     const pipeline = `version: 1
 targets:
-  texts: { kind: files, params: { glob: "src/*.txt", cases: { dir: "{stem}.runs" } } }
+  texts: { kind: files, params: { glob: "src/*.cpp", cases: { dir: "{stem}.runs" } } }
   upper: { kind: command, from: texts, params: { run: 'tr a-z A-Z < "$IN" > "$OUT"', outputs: { out: .txt } } }
 `;
-    const w = await started({ 'src/a.txt': 'alpha\n', 'src/a.runs/1.txt': 'one\n' }, pipeline);
+    const w = await started({ 'src/a.cpp': 'alpha\n', 'src/a.runs/1.txt': 'one\n' }, pipeline);
     const ready = await w.ready();
-    expect(ready.patterns).toEqual(expect.arrayContaining(['src/*.txt', 'src/*.runs/*']));
+    expect(ready.patterns).toEqual(expect.arrayContaining(['src/*.cpp', 'src/*.runs/*']));
     expect(ready.patterns).not.toContain('src/*.inputs/*');
     // The default case folder is not read with cases.dir set: no cycle. The proof: the next cycle
     // is caused by the custom case folder's file and names only it.
