@@ -84,9 +84,9 @@ describe('one compile for the raw and the cleaned variant', () => {
   });
 
   it('removes endbr64 and the CET property note for -fcf-protection=none (a compiler that enables CET by default)', () => {
-    const cet = ['\t.text', 'main:', '\tendbr64', '\tret', '\t.ident\t"GCC: (Ubuntu 13.2.0-23ubuntu4) 13.2.0"', '\t.section\t.note.GNU-stack,"",@progbits',
+    const cet = ['\t.text', 'main:', '\tendbr64', '\tnotrack jmp\t*%rax', '\tret', '\t.ident\t"GCC: (Ubuntu 13.2.0-23ubuntu4) 13.2.0"', '\t.section\t.note.GNU-stack,"",@progbits',
       '\t.section\t.note.gnu.property,"a"', '\t.align 8', '\t.long\t1f - 0f', '0:', '\t.string\t"GNU"', '1:', ''].join('\n');
-    expect(withoutCleanFlagLines(cet, ['-fcf-protection=none', '-fno-ident'])).toBe(['\t.text', 'main:', '\tret', '\t.section\t.note.GNU-stack,"",@progbits', ''].join('\n'));
+    expect(withoutCleanFlagLines(cet, ['-fcf-protection=none', '-fno-ident'])).toBe(['\t.text', 'main:', '\tjmp\t*%rax', '\tret', '\t.section\t.note.GNU-stack,"",@progbits', ''].join('\n'));
     expect(withoutCleanFlagLines(cet, ['-fno-ident', '-mno-red-zone'])).toBeUndefined();
   });
 

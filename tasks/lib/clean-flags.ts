@@ -1,7 +1,7 @@
 /**
  * One `g++ -S` for both the raw and the cleaned variant. A toolchain's `cleanFlags` on g++ only
- * drop lines from the assembly (`-fno-ident`: the `.ident` line; `-fcf-protection=none`: `endbr64`
- * and the `.note.gnu.property` section, where the compiler enables CET; in C++
+ * drop lines from the assembly (`-fno-ident`: the `.ident` line; `-fcf-protection=none`: `endbr64`,
+ * the `notrack` prefix and the `.note.gnu.property` section, where the compiler enables CET; in C++
  * `-fno-asynchronous-unwind-tables` changes nothing, `-fexceptions` keeps the `.cfi_*`), so the
  * cleaned compile can be derived from the raw one by removing those lines — once that is proven
  * for this compiler and these flags: the first programs are compiled both ways and must give
@@ -40,7 +40,8 @@ export function withoutCleanFlagLines(asm: string, cleanFlags: readonly string[]
       inProperty = true;
       continue;
     }
-    out.push(line);
+    // CET's jump tables: `notrack jmp *%rax` is a plain `jmp *%rax` without it.
+    out.push(noCet ? line.replace(/^(\s*)notrack\s+/, '$1') : line);
   }
   return `${out.join('\n')}${body === asm ? '' : '\n'}`;
 }
