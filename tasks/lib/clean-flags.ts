@@ -25,18 +25,19 @@ export function withoutCleanFlagLines(asm: string, cleanFlags: readonly string[]
   const noIdent = cleanFlags.includes('-fno-ident');
   const noCet = cleanFlags.includes('-fcf-protection=none');
   const out: string[] = [];
+  const property = /^\.section\s+\.note\.gnu\.property\b/;
   let inProperty = false;
   const body = asm.endsWith('\n') ? asm.slice(0, -1) : asm;
   for (const line of body.split('\n')) {
     const t = line.trim();
     if (inProperty) {
       // The property note runs to the next section switch (GCC puts it last, after .ident).
-      if (/^\.(section|text|data|bss)\b/.test(t) && !t.startsWith('.section\t.note.gnu.property') && !t.startsWith('.section .note.gnu.property')) inProperty = false;
+      if (/^\.(section|text|data|bss)\b/.test(t) && !property.test(t)) inProperty = false;
       else continue;
     }
     if (noIdent && /^\.ident\s/.test(t)) continue;
     if (noCet && /^endbr(64|32)$/.test(t)) continue;
-    if (noCet && /^\.section\s+\.note\.gnu\.property\b/.test(t)) {
+    if (noCet && property.test(t)) {
       inProperty = true;
       continue;
     }
