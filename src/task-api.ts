@@ -115,7 +115,8 @@ export interface RunContext {
   /**
    * A cached helper artifact shared between nodes (a precompiled header, a reference run):
    * `build` runs at most once per distinct `keyRecord` across the store's lifetime, its files are
-   * stored and cached like any node's; the returned paths are read-only blob paths.
+   * stored and cached like any node's; the returned paths are read-only blob paths. A node that
+   * asks for an artifact another node is still building gives its CPU slot back while it waits.
    */
   artifact(
     name: string,

@@ -3,7 +3,9 @@
  * logs every call, so the tests see each compile and link:
  *  - the reference is linked from compile's own `-S` output (no second C++ compile), and a
  *    candidate that is that very file shares the reference's run;
- *  - the nondeterminism check adds exactly one C++ build, with -ftrivial-auto-var-init=pattern;
+ *  - the nondeterminism check adds exactly one C++ build, with -ftrivial-auto-var-init=pattern,
+ *    linked with gold (only the check runs it; the candidate keeps the toolchain's linker), and
+ *    with the toolchain's own linker again where gold fails;
  *  - a program whose C++ compiles but does not link is the C++'s failure (compile-error);
  *  - without a compile input to lean on, the reference is compiled from the C++;
  *  - the driver's temporary files go to the work folder (TMPDIR), not the system temp dir.
@@ -41,6 +43,13 @@ targets:
     from: o1
     with: { source: programs }
     params: { toolchain: logged, nondeterminism: false, timeoutMs: 3000 }
+  # a toolchain whose driver reports gold but whose gold links fail
+  asm-nogold: { kind: compile, from: programs, params: { toolchain: nogold } }
+  checked-nogold:
+    kind: validate
+    from: asm-nogold
+    with: { source: programs }
+    params: { toolchain: nogold }
 `;
 
 const UNLINKABLE = `#include <cstdio>
@@ -103,6 +112,17 @@ beforeAll(async () => {
   await fsp.writeFile(wrapper, `#!/bin/sh\nprintf '%s\\t%s\\n' "$TMPDIR" "$*" >> '${path.join(dir, 'gxx.log')}'\nexec g++ "$@"\n`, { mode: 0o755 });
   const x86 = await fsp.readFile(path.join(dir, 'toolchain', 'x86_64.yaml'), 'utf8');
   await fsp.writeFile(path.join(dir, 'toolchain', 'logged.yaml'), x86.replace(/^name: .*$/m, 'name: logged').replace(/^cxx: .*$/m, `cxx: ${wrapper}`));
+  // Logs like the other, answers gold's --version, but fails every real link with gold.
+  const nogold = path.join(dir, 'bin', 'g++-nogold');
+  await fsp.writeFile(nogold, `#!/bin/sh
+printf '%s\t%s\n' "$TMPDIR" "$*" >> '${path.join(dir, 'gxx.log')}'
+case " $* " in
+  *" -Wl,--version "*) ;;
+  *" -fuse-ld=gold "*) echo "ld.gold: fatal error: out of luck" >&2; exit 1;;
+esac
+exec g++ "$@"
+`, { mode: 0o755 });
+  await fsp.writeFile(path.join(dir, 'toolchain', 'nogold.yaml'), x86.replace(/^name: .*$/m, 'name: nogold').replace(/^cxx: .*$/m, `cxx: ${nogold}`));
 }, 60_000);
 
 afterAll(async () => {
@@ -143,6 +163,18 @@ describe('what validate runs', () => {
     // split in two (and no pattern build: the first build already failed).
     expect(kinds(list)).toEqual({ pch: 1, asm: 2, 'link prog.s': 3, 'c++ build (pattern)': 1, assemble: 1, 'link prog.o': 1 });
     expect(node(r, 'checked/unlinkable')).toMatchObject({ status: 'rejected', reason: 'compile-error' });
+    // Only the check's own build links with gold; the candidate and the reference keep the toolchain's linker.
+    const pattern = list.filter((c) => c.args.includes('-ftrivial-auto-var-init=pattern') && / prog\.cpp -o prog/.test(c.args));
+    expect(pattern.map((c) => c.args.includes('-fuse-ld=gold'))).toEqual([true]);
+    expect(list.filter((c) => /^prog\.s -o prog/.test(c.args) && c.args.includes('-fuse-ld'))).toEqual([]);
+  });
+
+  it('where gold fails, the pattern build is linked again with the toolchain\'s own linker and the verdict stands', async () => {
+    const { r, calls: list } = await build('checked-nogold');
+    expect(node(r, 'checked-nogold/hello')).toMatchObject({ status: 'ok', meta: { verdict: 'ok' } });
+    const pattern = list.filter((c) => c.args.includes('-ftrivial-auto-var-init=pattern') && / prog\.cpp -o prog/.test(c.args));
+    expect(pattern.map((c) => c.args.includes('-fuse-ld=gold'))).toEqual([true, false]);
+    expect(await fsp.readFile(path.join(dir, 'build/checked-nogold/hello.expected.txt'), 'utf8')).toBe('hello 1 2 3\n');
   });
 
   it('a candidate built with other flags: the reference is compiled from the C++', async () => {

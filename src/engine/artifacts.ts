@@ -12,21 +12,35 @@ import { keyOf } from './keys.js';
 
 export type ArtifactBuilder = (dir: string) => Promise<{ files: string[]; meta?: JsonObject }>;
 
+/**
+ * How a node waits for an artifact another node is building: the runner gives the node's CPU slot
+ * back meanwhile (`whileWaiting` in scheduler.ts), so the slot does work rather than idle.
+ */
+export type AwaitShared = <T>(p: Promise<T>) => Promise<T>;
+
 export class Artifacts {
   private readonly built = new Map<string, Promise<ArtifactOutput>>();
+  /** Keys whose promise has settled: waiting on those costs nothing, so no slot changes hands. */
+  private readonly settled = new Set<string>();
 
   constructor(private readonly store: Store, private readonly emit: Listener) {}
 
-  get(name: string, keyRec: JsonObject, build: ArtifactBuilder): Promise<ArtifactOutput> {
+  /**
+   * The artifact for `keyRec`, built once per key. The first caller builds it in its own slot;
+   * a caller that finds it still being built waits through `awaitShared`.
+   */
+  get(name: string, keyRec: JsonObject, build: ArtifactBuilder, awaitShared?: AwaitShared): Promise<ArtifactOutput> {
     const record = { artifact: name, ...keyRec };
     const key = keyOf(record);
-    let p = this.built.get(key);
-    if (!p) {
-      p = this.make(name, key, record, build);
-      this.built.set(key, p);
-      p.catch(() => this.built.delete(key));
-    }
-    return p;
+    const p = this.built.get(key);
+    if (p) return awaitShared && !this.settled.has(key) ? awaitShared(p) : p;
+    const made = this.make(name, key, record, build);
+    this.built.set(key, made);
+    made.then(
+      () => this.settled.add(key),
+      () => this.built.delete(key),
+    );
+    return made;
   }
 
   private async make(name: string, key: string, record: JsonObject, build: ArtifactBuilder): Promise<ArtifactOutput> {

@@ -20,7 +20,7 @@ import type { Gathering } from './gathering.js';
 import { Interrupted } from './interrupted.js';
 import { viewOf, type ItemDesc, type TargetRun } from './items.js';
 import type { NodeKey } from './keyer.js';
-import type { Gate, Pools } from './scheduler.js';
+import { whileWaiting, type Gate, type Pools } from './scheduler.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
 export interface NodeRef {
@@ -233,7 +233,9 @@ export class RealRunner implements Runner {
       flags: env.flags,
       concurrency: env.concurrency,
       progress: (line) => env.emit({ type: 'progress', id, line }),
-      artifact: (name, keyRec, build) => this.parts.artifacts.get(name, keyRec, build),
+      // Waiting for an artifact another node is building gives this node's CPU slot back meanwhile.
+      artifact: (name, keyRec, build) => this.parts.artifacts.get(name, keyRec, build, (p) =>
+        whileWaiting(this.parts.held.get(id), (g) => this.parts.pools.owns(g), p)),
       facts: env.store.facts,
       gather: (group, value, flush) => this.parts.gathering.gather(def.name, this.parts.held.get(id) ?? [], group, value, flush),
     };

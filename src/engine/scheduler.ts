@@ -226,12 +226,39 @@ export async function holding<T>(gate: Gate, held: Gate[] | undefined, fn: () =>
   }
 }
 
+/**
+ * Waits for `p` (work another node is doing) without holding `held`'s slots that `give` selects:
+ * they go back to their gates and are taken again, in the order they were first taken, before
+ * the node goes on. Like `gather`, but for one promise.
+ */
+export async function whileWaiting<T>(held: Gate[] | undefined, give: (g: Gate) => boolean, p: Promise<T>): Promise<T> {
+  const given = held ? held.filter(give) : [];
+  if (given.length === 0) return p;
+  for (const g of given) {
+    held!.splice(held!.indexOf(g), 1);
+    g.release();
+  }
+  try {
+    return await p;
+  } finally {
+    for (const g of given) {
+      await g.acquire();
+      held!.push(g);
+    }
+  }
+}
+
 /** Separate concurrency limits for CPU-bound and network-bound work, so the two overlap. */
 export class Pools {
   private readonly gates = new Map<string, Gate>();
 
   constructor(sizes: Record<string, number>) {
     for (const [name, n] of Object.entries(sizes)) this.gates.set(name, new Gate(Math.max(1, n)));
+  }
+
+  /** Whether `g` is one of these pools' gates (not, say, the engine's admission gate). */
+  owns(g: Gate): boolean {
+    return [...this.gates.values()].includes(g);
   }
 
   /** Highest concurrency seen per pool (tests and benchmarks read it). */

@@ -190,13 +190,13 @@ export async function buildExecutable(
   tc: Toolchain,
   source: string,
   flags: string[] = [],
-  opts: StepOptions & { pchDir?: string } = {},
+  opts: StepOptions & { pchDir?: string; extraLinkFlags?: string[] } = {},
 ): Promise<BuildResult> {
   const dir = opts.dir ?? (await makeTempDir());
   await writeFile(path.join(dir, SOURCE_NAME), source);
   const argv = [tc.cxx];
   if (opts.pchDir) argv.push('-I', opts.pchDir, '-Winvalid-pch');
-  argv.push(...tc.flags, ...flags, SOURCE_NAME, '-o', EXE_NAME, ...tc.linkFlags);
+  argv.push(...tc.flags, ...flags, SOURCE_NAME, '-o', EXE_NAME, ...tc.linkFlags, ...(opts.extraLinkFlags ?? []));
   const r = await runTool(tc, argv, { cwd: dir, signal: opts.signal });
   if (r.code !== 0) {
     if (opts.dir === undefined) await removeDir(dir);

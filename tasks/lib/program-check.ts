@@ -12,7 +12,7 @@ import { sandboxIdentity } from '../../src/sandbox/index.js';
 import type { SandboxLimits, SandboxResult } from '../../src/sandbox/sandbox.js';
 import { buildExecutable, buildFromAsm } from './gxx.js';
 import { pchFor, toolchainFor, type CompileParams } from './cxx-params.js';
-import { toolchainIdentity, type Toolchain } from './toolchain.js';
+import { checkLinkFlags, toolchainIdentity, type Toolchain } from './toolchain.js';
 
 export const VERDICTS = [
   'ok', 'compile-error', 'assemble-error', 'link-error', 'crash', 'timeout', 'output-mismatch', 'nondeterministic', 'output-too-large',
@@ -110,7 +110,8 @@ export interface Reference extends RunVerdict {
  * all and waits for more, and a run that then fails (crash, timeout, endless output, output that
  * changes) is `needs-input` too: the case is too short for it.
  *
- * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` runs on clock B. When the
+ * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` (linked with gold where the
+ * toolchain has it, `checkLinkFlags`: nobody is promised that executable) runs on clock B. When the
  * two disagree, the first build runs again on clock A (a difference there: the output varies
  * between identical runs) and on clock B (a difference: it depends on the time); otherwise it is
  * the uninitialised memory. The message says which. A compiler without that option (GCC before
@@ -122,12 +123,14 @@ export async function reference(
   builds: ReferenceBuilds = new Map(),
 ): Promise<Reference> {
   const nondet = p.nondeterminism !== false;
+  // The pattern-filled build is only ever run by this check: it links with the faster linker.
+  const checkLink = nondet ? await checkLinkFlags(tc) : [];
   const art = await ctx.artifact(
     'reference',
     {
       toolchain: ctx.identity.toolchain ?? null, sandbox: ctx.identity.sandbox ?? null, flags, src,
       stdin: stdin.length <= 256 ? stdin.toString('latin1') : { sha256: sha256(stdin), size: stdin.length },
-      limits: limits as JsonObject, nondet, version: '3',
+      limits: limits as JsonObject, nondet, checkLink, version: '4',
     },
     async (dir) => {
       const buildError = async (b: { stderr: string }) => {
@@ -140,8 +143,13 @@ export async function reference(
         if (!b) builds.set(name, (b = ctx.tmpdir().then(make)));
         return b;
       };
-      const fromSource = (extra: string[]) =>
-        memo(`src ${extra.join(' ')}`, async (into) => buildExecutable(tc, src, [...flags, ...extra], { dir: into, pchDir: await pchFor(ctx, tc, flags, src), signal: ctx.signal }));
+      const fromSource = (extra: string[], extraLinkFlags: string[] = []) =>
+        memo(`src ${extra.join(' ')}`, async (into) => {
+          const opts = { dir: into, pchDir: await pchFor(ctx, tc, flags, src), signal: ctx.signal };
+          const built = await buildExecutable(tc, src, [...flags, ...extra], { ...opts, extraLinkFlags });
+          // The faster linker is an optimisation: where it fails, the toolchain's own linker decides.
+          return built.ok || extraLinkFlags.length === 0 ? built : buildExecutable(tc, src, [...flags, ...extra], opts);
+        });
       // A failure to link the compiler's own output is the C++'s failure too (e.g. a function
       // declared and called but never defined), so it is reported the same way.
       const primary = rawAsm
@@ -158,7 +166,7 @@ export async function reference(
         stdout = a.stdout.subarray(0, a.inputWait.stdoutBytes);
         message = `reads standard input, but it has no test case (put one in <stem>.stdin.txt or <stem>.inputs/); before it waited it printed ${printed(stdout)}`;
       } else if (nondet && a.verdict === 'ok') {
-        const patterned = (ctx.identity.toolchain as JsonObject | undefined)?.noAutoVarInit ? primary : await fromSource(['-ftrivial-auto-var-init=pattern']);
+        const patterned = (ctx.identity.toolchain as JsonObject | undefined)?.noAutoVarInit ? primary : await fromSource(['-ftrivial-auto-var-init=pattern'], checkLink);
         if (!patterned.ok) return buildError(patterned);
         const b = await run(patterned.exePath, CLOCK_B);
         if (b.verdict !== 'ok' || !a.stdout.equals(b.stdout) || a.exitCode !== b.exitCode) {
