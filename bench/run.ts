@@ -34,7 +34,10 @@ import {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → repo root. */
 export const REPO = path.resolve(HERE, '..', '..');
-const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+/** What `npm run build-graph` runs (scripts/bundle.mjs): every asmgraph run below uses it. */
+const CLI = path.join(REPO, 'dist', 'bundle', 'cli.js');
+/** tsc's output, unbundled: only the no-op comparison runs it. */
+const TSC_CLI = path.join(REPO, 'dist', 'src', 'cli.js');
 
 // ------------------------------------------------------------------ configuration
 
@@ -354,12 +357,39 @@ async function coldDefaultSection(work: string, label: string, programs: { name:
     if (run.ours!.cpuMs !== undefined && run.make!.cpuMs !== undefined) cpuRatio.push(run.ours!.cpuMs / run.make!.cpuMs);
   }
   const rt = stat(ratio);
+  const noop = fromRepo ? await bundledNoop(oursDir, runs <= 1 ? 3 : 10) : undefined;
   return {
-    title: '', status: 'measured', label, programs: programs.length, runs, jobs,
+    title: '', status: 'measured', label, programs: programs.length, runs, jobs, noop,
     wallMs: { ours: stat(wall.ours), make: stat(wall.make) }, cpuMs: { ours: stat(cpu.ours), make: stat(cpu.make) },
     ratio: rt, cpuRatio: stat(cpuRatio), target: { ratioMax: 0.6, met: rt.median <= 0.6 },
     oursValidatedVariants: oursOk, makeOk, examples,
   };
+}
+
+/**
+ * The no-op of the built project, four ways, alternated run by run: through `npm run build-graph`
+ * (what the README tells users to type), the bundled CLI alone, tsc's unbundled output, and a bare
+ * `node -e 0` (the floor any Node CLI pays here).
+ */
+async function bundledNoop(dir: string, runs: number): Promise<Record<string, unknown>> {
+  const file = path.join(dir, 'pipeline.yaml');
+  const ways: Record<string, [string, string[], string]> = {
+    npm: ['npm', ['--prefix', REPO, 'run', '-s', 'build-graph', '--', '-q', '-f', file], REPO],
+    bundle: [process.execPath, [CLI, '-q'], dir],
+    unbundled: [process.execPath, [TSC_CLI, '-q'], dir],
+    node: [process.execPath, ['-e', '0'], dir],
+  };
+  const ms: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+  for (const [cmd, args, cwd] of Object.values(ways)) await timed(cmd, args, { cwd, check: true }); // warm the page cache
+  for (let i = 0; i < runs; i++) {
+    for (const [k, [cmd, args, cwd]] of Object.entries(ways)) {
+      const r = await timed(cmd, args, { cwd, check: true });
+      if (k !== 'node' && !/nothing to do/.test(r.stdout + r.stderr)) throw new Error(`the no-op (${k}) built something: ${(r.stdout + r.stderr).slice(0, 500)}`);
+      ms[k]!.push(r.ms);
+    }
+  }
+  const s = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, stat(v)])) as Record<string, Stat>;
+  return { runs, wallMs: s, target: { npmMax: 250, cliMax: 150, npmMet: s.npm!.median <= 250, cliMet: s.bundle!.median <= 150 } };
 }
 
 function editSource(src: string, e: number): string {
@@ -719,6 +749,17 @@ function renderSection(key: string, s: Section): string {
           ['wall', fmtRatio(c.ratio), c.ratio.median <= 0.6 ? 'met' : '**missed**'],
           ['CPU', c.cpuRatio.n ? fmtRatio(c.cpuRatio) : 'n/a', ''],
         ]), '');
+        if (c.noop) {
+          const w = c.noop.wallMs;
+          out.push(`No-op of that built project (${c.noop.runs} runs each, alternated):`, '');
+          out.push(table([
+            ['how', 'wall', 'target'],
+            ['`npm run build-graph` (scripts/build-graph.mjs → the bundle)', fmtStat(w.npm), `≤ 250 ms: ${c.noop.target.npmMet ? 'met' : '**missed**'}`],
+            ['`node dist/bundle/cli.js` (the CLI alone)', fmtStat(w.bundle), `≤ 150 ms: ${c.noop.target.cliMet ? 'met' : '**missed**'}`],
+            ['`node dist/src/cli.js` (tsc output, unbundled)', fmtStat(w.unbundled), ''],
+            ['`node -e 0` (the floor)', fmtStat(w.node), ''],
+          ]), '');
+        }
       }
       break;
     }
@@ -768,7 +809,7 @@ function renderSection(key: string, s: Section): string {
       break;
     }
     case 'noop':
-      out.push(`${a.items} \`command\` items (\`cp "$IN" "$OUT"\`); asmgraph measured as the whole CLI process (\`node dist/src/cli.js --json\`), ${a.runs} runs.`, '');
+      out.push(`${a.items} \`command\` items (\`cp "$IN" "$OUT"\`); asmgraph measured as the whole CLI process (\`node dist/bundle/cli.js --json\`), ${a.runs} runs.`, '');
       out.push(table([
         ['tool', 'no-op wall'],
         ['asmgraph', fmtStat(a.wallMs.ours)],
@@ -875,7 +916,7 @@ export async function main(argv: string[]): Promise<number> {
   // The sharded build against a local nginx: its own mode and results file (bench/remote.ts).
   if (argv.includes('--remote')) return (await import('./remote.js')).main(argv);
   const { cfg, out, only, keep } = configFrom(argv, process.env);
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p .\` first`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const t0 = performance.now();
   const results: Results = { machine: machineInfo(), config: cfg, startedAt: new Date().toISOString(), sections: {} };
   // With --only, the sections not selected keep what the last run measured (they are not lost).

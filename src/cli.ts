@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runBuild } from './commands/build.js';
 import { gc, parseSize, verify } from './commands/cache.js';
@@ -15,6 +16,7 @@ import { jsonDisplay, prepareTerminal, terminalDisplay, type Display } from './d
 import { errorMessage } from './errors.js';
 import { parseShard } from './engine/shard.js';
 import { formatDiagnostic, PipelineError, UsageError } from './pipeline/diagnostics.js';
+import { PACKAGE_ROOT } from './package-root.js';
 import { checkTargets, openPipeline as openWith } from './project.js';
 // The one hand-over from the kinds to the engine: nothing else under src/ imports from tasks/.
 import { allKinds, asmAnnotator, builtinKinds as kinds } from '../tasks/registry.js';
@@ -321,10 +323,10 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-/** The version in package.json (dist/src/cli.js → ../../package.json). */
+/** The version in the package's package.json. */
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

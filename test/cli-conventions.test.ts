@@ -93,7 +93,7 @@ describe('CLI conventions', () => {
     expect((await runCli(dir, ['graph', 'jonied'])).code).toBe(2);
   });
 
-  it('npm run build-graph recompiles when a source is newer than dist/, and only then', async () => {
+  it('npm run build-graph recompiles and bundles when a source is newer than the bundle, and only then', async () => {
     const copy = await fsp.mkdtemp(path.join(os.tmpdir(), 'asmgraph-repo-'));
     dirs.push(copy);
     for (const f of ['src', 'tasks', 'bench', 'scripts', 'dist', 'tsconfig.json', 'package.json']) {
@@ -102,7 +102,7 @@ describe('CLI conventions', () => {
     await fsp.symlink(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
     // The copy starts compiled: its dist/ newer than every source (whatever state the work tree is in).
     const now = new Date();
-    await fsp.utimes(path.join(copy, 'dist/src/cli.js'), now, now);
+    await fsp.utimes(path.join(copy, 'dist/bundle/cli.js'), now, now);
     const run = (args: string[]) => spawnSync(process.execPath, [path.join(copy, 'scripts/build-graph.mjs'), ...args], { cwd: copy, encoding: 'utf8' });
     const fresh = run(['--help']);
     expect(fresh.stderr).not.toMatch(/compiling/);
@@ -113,6 +113,8 @@ describe('CLI conventions', () => {
     await fsp.utimes(cli, later, later);
     const stale = run(['--help']);
     expect(stale.stderr).toMatch(/sources changed since the last compile; compiling/);
+    // What runs is the bundle, rebuilt from the new compile.
+    expect(await fsp.readFile(path.join(copy, 'dist/bundle/cli.js'), 'utf8')).toContain('Freshly compiled build graph');
     expect(stale.stdout).toContain('Freshly compiled build graph');
     const again = run(['--help']);
     expect(again.stderr).not.toMatch(/compiling/);

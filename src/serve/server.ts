@@ -18,15 +18,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { EditError, setExclusion, setPrompt } from './edits.js';
 import { costPlot, tokensPlot, verdictPlot } from './plots.js';
 import { type AsmAnnotator, programDetail, promptPathOf, scanSources, sourceLineMap, sourceTargetOf } from './program.js';
 import type { ProjectState } from './state.js';
 
-/** web/ in the package (dist/src/serve/server.js → ../../../web). */
-export const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+/** web/ in the package. */
+export const WEB_DIR = path.join(PACKAGE_ROOT, 'web');
 
 const STATIC: Record<string, string> = {
   '/': 'index.html',

@@ -7,6 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/package-root.js';
 import type { TokenizerName } from '../../src/llm/model-limits.js';
 import { countTokens } from './tokens.js';
 
@@ -24,9 +26,11 @@ async function countHere(text: string, tokenizer: TokenizerName): Promise<number
 
 function start(): ChildProcess | undefined {
   if (worker || broken) return worker;
-  const script = new URL('./token-worker.js', import.meta.url);
-  // Run from the TypeScript sources (unit tests), there is no compiled helper: count here.
-  if (!existsSync(script)) {
+  // tsc's output of token-worker.ts, also when this module runs from the bundle (dist/bundle/).
+  const script = path.join(PACKAGE_ROOT, 'dist', 'tasks', 'lib', 'token-worker.js');
+  // Run from the TypeScript sources (unit tests), a compiled helper may be stale: count here.
+  if (import.meta.url.endsWith('.ts') || !existsSync(script)) {
+    if (!import.meta.url.endsWith('.ts')) process.stderr.write(`asmgraph: the token-count helper ${script} is missing (run npm run build); counting in this process\n`);
     broken = true;
     return undefined;
   }

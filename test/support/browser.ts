@@ -63,9 +63,9 @@ export interface Served {
 }
 
 /** Starts `asmgraph serve --port 0 …` in `cwd` and resolves once it printed its URL. */
-export function startServe(cwd: string, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
+export function startServe(cwd: string, args: string[] = [], env: Record<string, string> = {}, cli = CLI): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     let done = false;
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

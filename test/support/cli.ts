@@ -6,6 +6,8 @@ import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+/** What `npm run build-graph` and the `asmgraph` bin run (scripts/bundle.mjs). */
+export const BUNDLED_CLI = path.join(REPO, 'dist', 'bundle', 'cli.js');
 
 export interface CliResult {
   code: number;
@@ -15,9 +17,9 @@ export interface CliResult {
 }
 
 /** Runs `node dist/src/cli.js args` in `cwd`; with --json, stdout is parsed into `events`. */
-export function runCli(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000, stdin: 'ignore' | 'pipe' = 'ignore'): Promise<CliResult> {
+export function runCli(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000, stdin: 'ignore' | 'pipe' = 'ignore', cli = CLI): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
