@@ -12,8 +12,9 @@
  * `needs-input`, with what it printed before it waited. The reference is a cached artifact per
  * (toolchain, flags, program, case input, limits), so each case's expected output is cached with it:
  * re-validating a changed .s does not rebuild it. When an input is the compiler's own `-S` output for these flags (compile's
- * `compiledAs`), the reference is linked from it rather than compiled again, and a candidate that
- * is that very file shares the reference's run.
+ * `compiledAs`), the reference is linked from it rather than compiled again, and when the candidate
+ * is that very file it shares the reference's run; otherwise the reference links with the faster
+ * linker where there is one (only the check runs it; the candidate keeps the toolchain's).
  *
  * The candidate (`from`, usually the cleaned .s) is assembled and linked as the seed did
  * (`g++ prog.s -o prog`) and run the same way. If it fails and a `raw` input is given (the
@@ -93,8 +94,11 @@ export const validateKind: MapKind = {
     const caseLabel = (c: TestCase) => (named ? `case ${JSON.stringify(c.name)}: ` : '');
     const refs: Reference[] = [];
     const builds: ReferenceBuilds = new Map();
+    // The candidate is the compiler's own .s (the like-for-like shape): it shares the reference's
+    // run. Otherwise (a cleaned candidate) the reference's executable is the check's own.
+    const shareRun = !!refAsm && refAsm.hash === cand.files.s.hash;
     for (const c of cases) {
-      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm, builds);
+      const ref = await reference(ctx, tc, p, src, c.stdin, limits, refFlags, refAsm, builds, { sharedWithCandidate: shareRun });
       refs.push(ref);
       if (ref.verdict !== 'ok') {
         const files = { expected: ref.stdout, cases: casesJson(cases.slice(0, refs.length), refs, origin) };
@@ -109,7 +113,7 @@ export const validateKind: MapKind = {
     // that is that very file gives the same executable and the same run (same bytes, stdin, limits
     // and clock), so that run is its run.
     const check = async (file: FileRef, text: string): Promise<RunVerdict> => {
-      if (refAsm?.hash === file.hash) return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
+      if (shareRun && refAsm?.hash === file.hash) return { verdict: 'ok', message: '', stdout: expected, exitCode: refs[0]!.exitCode };
       const work = await ctx.tmpdir();
       const b = await buildFromAsm(tc, text, { dir: work, signal: ctx.signal });
       if (!b.ok) return { verdict: b.stage === 'assemble' ? 'assemble-error' : 'link-error', message: b.stderr.trim(), stdout: Buffer.alloc(0), exitCode: null };

@@ -136,6 +136,8 @@ describe('what validate runs', () => {
     // hello: -S, then its reference is linked from that .s; the candidate is the same file, so
     // it shares the reference's run. unlinkable: -S, the link fails and is split to classify it.
     expect(kinds(list)).toEqual({ pch: 1, asm: 2, 'link prog.s': 2, assemble: 1, 'link prog.o': 1 });
+    // The shared run is of an executable linked as the dataset promises: no other linker.
+    expect(list.filter((c) => c.args.includes('prog') && c.args.includes('-fuse-ld'))).toEqual([]);
     expect(await fsp.readFile(path.join(dir, 'build/plain/hello.expected.txt'), 'utf8')).toBe('hello 1 2 3\n');
     // Token counts come from the helper process and agree with counting here.
     const asm = await fsp.readFile(path.join(dir, 'build/asm/hello.s'), 'utf8');
@@ -163,10 +165,13 @@ describe('what validate runs', () => {
     // split in two (and no pattern build: the first build already failed).
     expect(kinds(list)).toEqual({ pch: 1, asm: 2, 'link prog.s': 3, 'c++ build (pattern)': 1, assemble: 1, 'link prog.o': 1 });
     expect(node(r, 'checked/unlinkable')).toMatchObject({ status: 'rejected', reason: 'compile-error' });
-    // Only the check's own build links with gold; the candidate and the reference keep the toolchain's linker.
+    // The executables only the check runs link with gold: the pattern build and (the candidate is
+    // the cleaned file, which shares no run) each program's reference; the candidate keeps the
+    // toolchain's linker.
     const pattern = list.filter((c) => c.args.includes('-ftrivial-auto-var-init=pattern') && / prog\.cpp -o prog/.test(c.args));
     expect(pattern.map((c) => c.args.includes('-fuse-ld=gold'))).toEqual([true]);
-    expect(list.filter((c) => /^prog\.s -o prog/.test(c.args) && c.args.includes('-fuse-ld'))).toEqual([]);
+    const links = list.filter((c) => /^prog\.s -o prog/.test(c.args));
+    expect(links.map((c) => c.args).sort()).toEqual(['prog.s -o prog', 'prog.s -o prog -fuse-ld=gold', 'prog.s -o prog -fuse-ld=gold']);
   });
 
   it('where gold fails, the pattern build is linked again with the toolchain\'s own linker and the verdict stands', async () => {
@@ -180,9 +185,10 @@ describe('what validate runs', () => {
   it('a candidate built with other flags: the reference is compiled from the C++', async () => {
     const { r, calls: list } = await build('mixed');
     expect(node(r, 'mixed/hello')).toMatchObject({ status: 'ok', meta: { verdict: 'ok' } });
-    // hello: -S -O1; the -O0 reference from the C++ (its PCH is already built), then the -O1
-    // candidate's link. unlinkable: -S -O1, and its reference build fails (the C++ itself).
-    expect(kinds(list)).toMatchObject({ 'asm -O1': 2, 'c++ build': 2, 'link prog.s': 1 });
+    // hello: -S -O1; the -O0 reference from the C++ (its PCH is already built; linked with gold,
+    // as no candidate shares its run), then the -O1 candidate's link. unlinkable: -S -O1, and its
+    // reference build fails (the C++ itself), with gold and then with the toolchain's linker.
+    expect(kinds(list)).toMatchObject({ 'asm -O1': 2, 'c++ build': 3, 'link prog.s': 1 });
     expect(node(r, 'mixed/unlinkable')).toMatchObject({ status: 'rejected', reason: 'compile-error' });
   });
 

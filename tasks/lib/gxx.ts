@@ -161,13 +161,14 @@ export type AsmBuildResult =
  * Assembly → executable as the seed did, in one driver call (`<cxx> prog.s -o prog <linkFlags>`).
  * Only when that fails is the work split (`-c`, then the link of `prog.o`) to tell an
  * `assemble-error` from a `link-error` and to get messages that name `prog.o` rather than the
- * driver's random temp object.
+ * driver's random temp object. `extraLinkFlags` (a faster linker for a check's own executable)
+ * apply to the one call only: the split steps use the toolchain's link as it is.
  */
-export async function buildFromAsm(tc: Toolchain, asmText: string, opts: StepOptions = {}): Promise<AsmBuildResult> {
+export async function buildFromAsm(tc: Toolchain, asmText: string, opts: StepOptions & { extraLinkFlags?: string[] } = {}): Promise<AsmBuildResult> {
   const own = opts.dir === undefined;
   const step = { ...opts, dir: opts.dir ?? (await makeTempDir()) };
   await writeFile(path.join(step.dir, ASM_NAME), asmText);
-  const r = await runTool(tc, [tc.cxx, ASM_NAME, '-o', EXE_NAME, ...tc.linkFlags], { cwd: step.dir, signal: opts.signal });
+  const r = await runTool(tc, [tc.cxx, ASM_NAME, '-o', EXE_NAME, ...tc.linkFlags, ...(opts.extraLinkFlags ?? [])], { cwd: step.dir, signal: opts.signal });
   if (r.code === 0) return { ok: true, exePath: path.join(step.dir, EXE_NAME), stderr: r.stderr };
   const a = await assemble(tc, asmText, step);
   if (!a.ok) {

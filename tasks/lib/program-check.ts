@@ -110,8 +110,13 @@ export interface Reference extends RunVerdict {
  * all and waits for more, and a run that then fails (crash, timeout, endless output, output that
  * changes) is `needs-input` too: the case is too short for it.
  *
- * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` (linked with gold where the
- * toolchain has it, `checkLinkFlags`: nobody is promised that executable) runs on clock B. When the
+ * Executables that only this check runs link with gold where the toolchain has it
+ * (`checkLinkFlags`): the pattern-filled build below, and the first build too when the caller says
+ * no candidate shares its run (`sharedWithCandidate: false`; validate, when its candidate is not
+ * the compiler's own `.s`). A run that is shared is of an executable linked as the dataset
+ * promises (`<cxx> prog.s -o prog`). Where gold fails, the toolchain's own linker decides.
+ *
+ * Nondeterminism: a second build with `-ftrivial-auto-var-init=pattern` runs on clock B. When the
  * two disagree, the first build runs again on clock A (a difference there: the output varies
  * between identical runs) and on clock B (a difference: it depends on the time); otherwise it is
  * the uninitialised memory. The message says which. A compiler without that option (GCC before
@@ -121,16 +126,21 @@ export interface Reference extends RunVerdict {
 export async function reference(
   ctx: RunContext, tc: Toolchain, p: ValidateParams, src: string, stdin: Buffer, limits: Partial<SandboxLimits>, flags: string[], rawAsm?: FileRef,
   builds: ReferenceBuilds = new Map(),
+  opts: { sharedWithCandidate?: boolean } = {},
 ): Promise<Reference> {
   const nondet = p.nondeterminism !== false;
   // The pattern-filled build is only ever run by this check: it links with the faster linker.
-  const checkLink = nondet ? await checkLinkFlags(tc) : [];
+  // So does the first build, unless a candidate is to share its run (it must then be linked the
+  // way the dataset promises: `<cxx> prog.s -o prog`).
+  const fast = await checkLinkFlags(tc);
+  const checkLink = nondet ? fast : [];
+  const primaryLink = opts.sharedWithCandidate === false ? fast : [];
   const art = await ctx.artifact(
     'reference',
     {
       toolchain: ctx.identity.toolchain ?? null, sandbox: ctx.identity.sandbox ?? null, flags, src,
       stdin: stdin.length <= 256 ? stdin.toString('latin1') : { sha256: sha256(stdin), size: stdin.length },
-      limits: limits as JsonObject, nondet, checkLink, version: '4',
+      limits: limits as JsonObject, nondet, checkLink, primaryLink, version: '4',
     },
     async (dir) => {
       const buildError = async (b: { stderr: string }) => {
@@ -144,7 +154,7 @@ export async function reference(
         return b;
       };
       const fromSource = (extra: string[], extraLinkFlags: string[] = []) =>
-        memo(`src ${extra.join(' ')}`, async (into) => {
+        memo(`src ${extra.join(' ')} ${extraLinkFlags.join(' ')}`, async (into) => {
           const opts = { dir: into, pchDir: await pchFor(ctx, tc, flags, src), signal: ctx.signal };
           const built = await buildExecutable(tc, src, [...flags, ...extra], { ...opts, extraLinkFlags });
           // The faster linker is an optimisation: where it fails, the toolchain's own linker decides.
@@ -153,8 +163,8 @@ export async function reference(
       // A failure to link the compiler's own output is the C++'s failure too (e.g. a function
       // declared and called but never defined), so it is reported the same way.
       const primary = rawAsm
-        ? await memo(`asm ${rawAsm.hash}`, async (into) => buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: into, signal: ctx.signal }))
-        : await fromSource([]);
+        ? await memo(`asm ${rawAsm.hash} ${primaryLink.join(' ')}`, async (into) => buildFromAsm(tc, (await ctx.read(rawAsm)).toString('utf8'), { dir: into, signal: ctx.signal, extraLinkFlags: primaryLink }))
+        : await fromSource([], primaryLink);
       if (!primary.ok) return buildError(primary);
       const run = (exe: string, clock?: Clock) => runProgram(ctx, tc, exe, p, limits, clock, stdin);
       const a = await run(primary.exePath, nondet ? CLOCK_A : undefined);
