@@ -357,9 +357,18 @@ async function coldDefaultSection(work: string, label: string, programs: { name:
     if (run.ours!.cpuMs !== undefined && run.make!.cpuMs !== undefined) cpuRatio.push(run.ours!.cpuMs / run.make!.cpuMs);
   }
   const rt = stat(ratio);
+  // Scaling from 1 job to `jobs` (full mode, the bundled corpus): one cold run at -j 1.
+  let oneJob: { ms: number; cpuMs?: number } | undefined;
+  if (fromRepo && runs > 1 && jobs > 1) {
+    log(`${label}: default pipeline, cold, -j 1`);
+    await rmrf(path.join(oursDir, 'cache'), path.join(oursDir, 'build'));
+    const r = await ours(oursDir, ['-j', '1'], {});
+    oneJob = { ms: r.ms, cpuMs: r.cpuMs };
+  }
   const noop = fromRepo ? await bundledNoop(oursDir, runs <= 1 ? 3 : 10) : undefined;
   return {
     title: '', status: 'measured', label, programs: programs.length, runs, jobs, noop,
+    scaling: oneJob ? { oneJobMs: oneJob.ms, oneJobCpuMs: oneJob.cpuMs, speedup: oneJob.ms / stat(wall.ours).median } : undefined,
     wallMs: { ours: stat(wall.ours), make: stat(wall.make) }, cpuMs: { ours: stat(cpu.ours), make: stat(cpu.make) },
     ratio: rt, cpuRatio: stat(cpuRatio), target: { ratioMax: 0.6, met: rt.median <= 0.6 },
     oursValidatedVariants: oursOk, makeOk, examples,
@@ -749,6 +758,9 @@ function renderSection(key: string, s: Section): string {
           ['wall', fmtRatio(c.ratio), c.ratio.median <= 0.6 ? 'met' : '**missed**'],
           ['CPU', c.cpuRatio.n ? fmtRatio(c.cpuRatio) : 'n/a', ''],
         ]), '');
+        if (c.scaling) {
+          out.push(`From 1 job to ${c.jobs}: one cold run at \`-j 1\` took ${fmtMs(c.scaling.oneJobMs)}${c.scaling.oneJobCpuMs ? ` (CPU ${fmtMs(c.scaling.oneJobCpuMs)})` : ''}, the median at \`-j ${c.jobs}\` ${fmtMs(c.wallMs.ours.median)}: **${c.scaling.speedup.toFixed(2)}× faster** with ${c.jobs} jobs (bench/NOTES.md says what the profile predicts beyond).`, '');
+        }
         if (c.noop) {
           const w = c.noop.wallMs;
           out.push(`No-op of that built project (${c.noop.runs} runs each, alternated):`, '');
