@@ -7,12 +7,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { Build } from '../src/engine/build.js';
-import type { EngineEvent } from '../src/engine/events.js';
-import { builtinKinds } from '../tasks/registry.js';
-import { openPipeline, storeOf } from '../src/project.js';
 import type { MapKind } from '../src/task-api.js';
 import { makeProject } from './support/cli.js';
+import { buildWithKind } from './support/engine.js';
 
 let dir = '';
 afterAll(async () => {
@@ -57,14 +54,7 @@ it('a node waiting for an artifact being built gives its CPU slot to another nod
       return { status: 'ok', files: { out: await fsp.readFile(art.paths.x!, 'utf8') } };
     },
   };
-  const p = await openPipeline(builtinKinds, path.join(dir, 'pipeline.yaml'));
-  const def = p.targets.get('shared')!;
-  (def as { kind: MapKind }).kind = kind;
-  def.params = {};
-  const store = storeOf(p);
-  await store.open();
-  const events: EngineEvent[] = [];
-  const s = await new Build(p, store, { onEvent: (e) => events.push(e) }).run();
+  const { summary: s, events } = await buildWithKind(dir, 'shared', kind);
 
   expect(s.ok, JSON.stringify(s.failed)).toBe(true);
   expect(builds).toBe(1);

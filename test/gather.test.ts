@@ -7,12 +7,10 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Build } from '../src/engine/build.js';
 import type { EngineEvent } from '../src/engine/events.js';
-import { builtinKinds } from '../tasks/registry.js';
-import { openPipeline, storeOf } from '../src/project.js';
 import type { MapKind } from '../src/task-api.js';
 import { makeProject } from './support/cli.js';
+import { buildWithKind } from './support/engine.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -60,14 +58,7 @@ function gathering(
 }
 
 async function build(dir: string, kind: MapKind, signal?: AbortSignal): Promise<{ ok: boolean; interrupted: boolean; events: EngineEvent[] }> {
-  const p = await openPipeline(builtinKinds, path.join(dir, 'pipeline.yaml'));
-  const def = p.targets.get('asked')!;
-  (def as { kind: MapKind }).kind = kind;
-  def.params = {};
-  const store = storeOf(p);
-  await store.open();
-  const events: EngineEvent[] = [];
-  const s = await new Build(p, store, { onEvent: (e) => events.push(e), signal }).run();
+  const { summary: s, events } = await buildWithKind(dir, 'asked', kind, signal);
   return { ok: s.ok, interrupted: s.interrupted, events };
 }
 
