@@ -15,18 +15,16 @@
  * refused rejects its item (`llm-error`); a line left unanswered (expired, cancelled) fails its
  * node, and the next build asks again for those only.
  */
-import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
-import type { Json } from '../src/llm/json.js';
-import {
-  InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
+import type {
+  JsonObject, MapInput, MapKind, PlanContext, RunContext, TaskResult,
 } from '../src/task-api.js';
 import { chatCost } from './lib/chat-prices.js';
 import { batchedChat, batchFailure, batchRequest } from './lib/llm-batch.js';
+import { askOnline, type ChatRequest } from './lib/llm-online.js';
 import {
-  clientFor, costRange, DEFAULT_POLL_MS, fmtInt, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub,
-  type ChatMessage, type ProviderParams,
+  costRange, DEFAULT_POLL_MS, fmtInt, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema,
+  type ProviderParams,
 } from './lib/llm-params.js';
 
 export const DEFAULT_DESCRIBE_SYSTEM = `You will be given code in C++.
@@ -44,7 +42,7 @@ interface DescribeParams {
   provider?: ProviderParams;
 }
 
-function request(p: DescribeParams, code: string): LlmRequest & { body: { model: string; messages: ChatMessage[]; max_tokens: number; temperature?: number } } {
+function request(p: DescribeParams, code: string): ChatRequest {
   return {
     custom_id: 'describe',
     body: {
@@ -70,11 +68,6 @@ export function cleanPrompt(text: string): string {
 }
 
 /** Errors that are the setup's fault, not the item's: they fail the build instead of rejecting. */
-function isInfrastructure(err: unknown): boolean {
-  if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError || err instanceof OpenAI.NotFoundError) return true;
-  return err instanceof OpenAI.APIConnectionError && !(err instanceof OpenAI.APIConnectionTimeoutError);
-}
-
 export const describeKind: MapKind = {
   name: 'describe',
   version: '1',
@@ -158,31 +151,3 @@ export const describeKind: MapKind = {
   },
 };
 
-/** One chat completion, journaled in the node's persistent folder (a re-run after a crash does not pay again). */
-async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<typeof request>): Promise<{ completion: ChatCompletion } | TaskResult> {
-  const client = clientFor(cfg);
-  const journal = await journalFor(ctx, cfg);
-  const key = itemKey(DEFAULT_ENDPOINT, req);
-  const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
-  if (cached?.ok && Array.isArray(cached.body?.choices)) {
-    ctx.log('answer taken from the journal (no request sent)');
-    return { completion: cached.body! };
-  }
-  let completion: ChatCompletion;
-  try {
-    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
-    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
-    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const message = redactFor(client, err instanceof Error ? err.message : String(err));
-    if (isInfrastructure(err)) throw new InfraError(`${message}`);
-    return { status: 'rejected', reason: 'llm-error', message };
-  }
-  try {
-    await journal.put(key, { ok: true, body: completion as unknown as Json });
-  } catch (err) {
-    throw scrub(err);
-  }
-  return { completion };
-}

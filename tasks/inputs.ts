@@ -22,18 +22,16 @@
  * its cost bound (the Batch price in batch mode). The reference runs are the validate kind's cached
  * artifacts: with the same toolchain parameters and limits, validate reuses them.
  */
-import OpenAI from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DEFAULT_ENDPOINT, itemKey, redactFor, shapeChatBody, type LlmRequest, type ProviderConfig } from '../src/llm/index.js';
-import type { Json } from '../src/llm/json.js';
-import {
-  InfraError, type JsonObject, type MapInput, type MapKind, type PlanContext, type RunContext, type TaskResult,
+import type {
+  JsonObject, MapInput, MapKind, PlanContext, RunContext, TaskResult,
 } from '../src/task-api.js';
 import { chatCost } from './lib/chat-prices.js';
 import { batchedChat, batchFailure, batchRequest } from './lib/llm-batch.js';
+import { askOnline, type ChatRequest } from './lib/llm-online.js';
 import {
-  clientFor, costRange, DEFAULT_POLL_MS, fmtInt, journalFor, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema, scrub,
-  type ChatMessage, type ProviderParams,
+  costRange, DEFAULT_POLL_MS, fmtInt, needCapability, pollMsSchema, promptTokens, providerConfig, providerSchema,
+  type ProviderParams,
 } from './lib/llm-params.js';
 import { compileFlags, textProblem, toolchainFor, toolchainParamsSchema, type CompileParams } from './lib/cxx-params.js';
 import { checkParamsSchema, programRunIdentity, reference, sandboxLimits, type ReferenceBuilds } from './lib/program-check.js';
@@ -61,7 +59,7 @@ export interface ProposedCase {
   stdin: string;
 }
 
-function request(p: InputsParams, code: string): LlmRequest & { body: { model: string; messages: ChatMessage[]; max_tokens: number; temperature?: number } } {
+function request(p: InputsParams, code: string): ChatRequest {
   const count = p.count ?? 3;
   const system = (p.system ?? DEFAULT_INPUTS_SYSTEM).replace(/\{count\}/g, String(count));
   return {
@@ -110,40 +108,6 @@ export function parseCases(text: string, max: number): ProposedCase[] | string {
     out.push({ name, stdin });
   }
   return out.length ? out : 'the answer has no case with a "stdin" text';
-}
-
-function isInfrastructure(err: unknown): boolean {
-  if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError || err instanceof OpenAI.NotFoundError) return true;
-  return err instanceof OpenAI.APIConnectionError && !(err instanceof OpenAI.APIConnectionTimeoutError);
-}
-
-/** One chat completion, journaled in the node's persistent folder (a re-run after a crash does not pay again). */
-async function askOnline(ctx: RunContext, cfg: ProviderConfig, req: ReturnType<typeof request>): Promise<{ completion: ChatCompletion } | TaskResult> {
-  const client = clientFor(cfg);
-  const journal = await journalFor(ctx, cfg);
-  const key = itemKey(DEFAULT_ENDPOINT, req);
-  const cached = (await journal.get(key)) as { ok?: boolean; body?: ChatCompletion } | undefined;
-  if (cached?.ok && Array.isArray(cached.body?.choices)) {
-    ctx.log('answer taken from the journal (no request sent)');
-    return { completion: cached.body! };
-  }
-  let completion: ChatCompletion;
-  try {
-    // Shaped for the model (reasoning models take max_completion_tokens and no temperature).
-    const body = shapeChatBody(DEFAULT_ENDPOINT, req.body) as typeof req.body;
-    completion = await client.chat.completions.create({ ...body, stream: false }, { signal: ctx.signal });
-  } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const message = redactFor(client, err instanceof Error ? err.message : String(err));
-    if (isInfrastructure(err)) throw new InfraError(message);
-    return { status: 'rejected', reason: 'llm-error', message };
-  }
-  try {
-    await journal.put(key, { ok: true, body: completion as unknown as Json });
-  } catch (err) {
-    throw scrub(err);
-  }
-  return { completion };
 }
 
 const hasHumanCases = (files: Record<string, unknown>) => !!files.stdin || Object.keys(files).some((n) => n.startsWith('cases/'));
