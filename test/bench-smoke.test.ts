@@ -49,8 +49,8 @@ describe('bench harness (smoke)', () => {
       expect(head.ratio.n).toBe(1);
       expect(head.makeOk).toBe(10);
       expect(head.examples).toBeGreaterThan(0);
-      // The built project's no-op four ways (npm run build-graph, the bundle, unbundled, node -e 0).
-      for (const way of ['npm', 'bundle', 'unbundled', 'node']) expect(head.noop.wallMs[way].n).toBe(3);
+      // The built project's no-op five ways (npm run build-graph, npm's floor, the bundle, unbundled, node -e 0).
+      for (const way of ['npm', 'npmFloor', 'bundle', 'unbundled', 'node']) expect(head.noop.wallMs[way].n).toBe(3);
       expect(typeof head.noop.target.cliMet).toBe('boolean');
       expect(json.sections.coldSmall.wallMs.ours.n).toBe(1);
       expect(json.sections.noop.wallMs.ninja.median).toBeGreaterThan(0);
