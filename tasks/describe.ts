@@ -67,7 +67,6 @@ export function cleanPrompt(text: string): string {
   return t;
 }
 
-/** Errors that are the setup's fault, not the item's: they fail the build instead of rejecting. */
 export const describeKind: MapKind = {
   name: 'describe',
   version: '1',

@@ -14,6 +14,7 @@ import { clientFor, journalFor, scrub, type ChatMessage } from './llm-params.js'
 /** A chat request as the kinds build it (shaped for the model only when it is sent). */
 export type ChatRequest = LlmRequest & { body: { model: string; messages: ChatMessage[]; max_tokens: number; temperature?: number } };
 
+/** Errors that are the setup's fault, not the item's: they fail the build instead of rejecting. */
 function isInfrastructure(err: unknown): boolean {
   if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError || err instanceof OpenAI.NotFoundError) return true;
   return err instanceof OpenAI.APIConnectionError && !(err instanceof OpenAI.APIConnectionTimeoutError);

@@ -132,7 +132,7 @@ export async function reference(
   // The pattern-filled build is only ever run by this check: it links with the faster linker.
   // So does the first build, unless a candidate is to share its run (it must then be linked the
   // way the dataset promises: `<cxx> prog.s -o prog`).
-  const fast = await checkLinkFlags(tc);
+  const fast = nondet || opts.sharedWithCandidate === false ? await checkLinkFlags(tc) : [];
   const checkLink = nondet ? fast : [];
   const primaryLink = opts.sharedWithCandidate === false ? fast : [];
   const art = await ctx.artifact(

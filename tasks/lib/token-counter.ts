@@ -29,8 +29,9 @@ function start(): ChildProcess | undefined {
   // tsc's output of token-worker.ts, also when this module runs from the bundle (dist/bundle/).
   const script = path.join(PACKAGE_ROOT, 'dist', 'tasks', 'lib', 'token-worker.js');
   // Run from the TypeScript sources (unit tests), a compiled helper may be stale: count here.
-  if (import.meta.url.endsWith('.ts') || !existsSync(script)) {
-    if (!import.meta.url.endsWith('.ts')) process.stderr.write(`asmgraph: the token-count helper ${script} is missing (run npm run build); counting in this process\n`);
+  const fromSources = import.meta.url.endsWith('.ts');
+  if (fromSources || !existsSync(script)) {
+    if (!fromSources) process.stderr.write(`asmgraph: the token-count helper ${script} is missing (run npm run build); counting in this process\n`);
     broken = true;
     return undefined;
   }

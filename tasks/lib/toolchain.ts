@@ -241,8 +241,9 @@ async function computeIdentity(tc: Toolchain): Promise<JsonObject> {
 const checkLinkCache = new Map<string, Promise<string[]>>();
 
 /**
- * Link flags for executables that only the checks run and nobody is promised (validate's
- * pattern-filled build): `-fuse-ld=gold` when this toolchain's driver finds `ld.gold`, else none.
+ * Link flags for executables that only the checks run and nobody is promised (the reference's
+ * pattern-filled build, and its first build when no candidate shares that run; program-check.ts):
+ * `-fuse-ld=gold` when this toolchain's driver finds `ld.gold`, else none.
  * gold links a libstdc++ program in about a third of bfd's time; what the dataset promises (the
  * candidate, linked with `<cxx> prog.s -o prog`) stays on the toolchain's own linker.
  * Memoised per process.
